@@ -1,0 +1,1 @@
+//! `.sops.yaml` creation rules: discovery from the working directory and rule matching.

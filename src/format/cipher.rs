@@ -1,0 +1,236 @@
+//! Value encryption: AES-256-GCM with SOPS's 32-byte IV, the key path as associated data, and
+//! the `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]` string form.
+
+use aes_gcm::AesGcm;
+use aes_gcm::aead::consts::{U12, U16, U32};
+use aes_gcm::aead::generic_array::GenericArray;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::aes::Aes256;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand::RngCore;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::scalar::ValueType;
+
+/// AES-256-GCM with the 32-byte nonce sops writes.
+type Aes256GcmSops = AesGcm<Aes256, U32>;
+/// Hand-made or old files with a 12-byte IV (sops sizes the nonce from the IV it reads).
+type Aes256Gcm12 = AesGcm<Aes256, U12>;
+/// 16-byte IVs, which the same rule accepts.
+type Aes256Gcm16 = AesGcm<Aes256, U16>;
+
+/// Length of the IV sops writes.
+pub const IV_LEN: usize = 32;
+const TAG_LEN: usize = 16;
+
+/// A file's 32-byte data key. Wiped on drop; never printed.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// A fresh key from the operating system's CSPRNG.
+    pub fn generate() -> DataKey {
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        DataKey(key)
+    }
+
+    /// Takes exactly 32 bytes; anything else is not a data key.
+    pub fn from_slice(bytes: &[u8]) -> Option<DataKey> {
+        let arr: [u8; 32] = bytes.try_into().ok()?;
+        let key = DataKey(Zeroizing::new(arr));
+        let mut arr = arr;
+        arr.zeroize();
+        Some(key)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey([REDACTED])")
+    }
+}
+
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_slice().ct_eq(other.0.as_slice()).into()
+    }
+}
+
+/// The parts of an `ENC[...]` string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncValue {
+    pub data: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub tag: [u8; TAG_LEN],
+    /// The `type:` field as written (checked when the value is decrypted).
+    pub type_tag: String,
+}
+
+/// Why a value could not be decrypted. Deliberately coarse: no oracle about which check failed
+/// beyond what sops itself reports.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CipherError {
+    #[error("the value is not in sops' ENC[AES256_GCM,data:…,iv:…,tag:…,type:…] format")]
+    Malformed,
+    #[error("the value failed authentication (wrong key, or the value was tampered with or moved)")]
+    Authentication,
+    #[error("unsupported IV length {0} (sops writes 32 bytes)")]
+    IvLength(usize),
+}
+
+impl EncValue {
+    /// True when `s` looks like an encrypted value (sops's prefix test).
+    pub fn is_encrypted(s: &str) -> bool {
+        s.starts_with("ENC[AES256_GCM,")
+    }
+
+    /// Strict parse of `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`.
+    pub fn parse(s: &str) -> Result<EncValue, CipherError> {
+        let inner = s
+            .strip_prefix("ENC[AES256_GCM,")
+            .and_then(|r| r.strip_suffix(']'))
+            .ok_or(CipherError::Malformed)?;
+        let mut parts = inner.split(',');
+        let mut field = |name: &str| -> Result<&str, CipherError> {
+            parts
+                .next()
+                .and_then(|p| p.strip_prefix(name))
+                .and_then(|p| p.strip_prefix(':'))
+                .ok_or(CipherError::Malformed)
+        };
+        let data = field("data")?;
+        let iv = field("iv")?;
+        let tag = field("tag")?;
+        let type_tag = field("type")?;
+        if parts.next().is_some() {
+            return Err(CipherError::Malformed);
+        }
+        let decode = |b: &str| B64.decode(b).map_err(|_| CipherError::Malformed);
+        let data = if data.is_empty() { Vec::new() } else { decode(data)? };
+        let tag: [u8; TAG_LEN] = decode(tag)?.try_into().map_err(|_| CipherError::Malformed)?;
+        Ok(EncValue { data, iv: decode(iv)?, tag, type_tag: type_tag.to_owned() })
+    }
+
+    /// The canonical string form.
+    pub fn to_string_form(&self) -> String {
+        format!(
+            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
+            B64.encode(&self.data),
+            B64.encode(&self.iv),
+            B64.encode(self.tag),
+            self.type_tag
+        )
+    }
+}
+
+/// A fresh random 32-byte IV.
+pub fn random_iv() -> [u8; IV_LEN] {
+    let mut iv = [0u8; IV_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    iv
+}
+
+/// Encrypts one value under `key` with `aad`; `iv` is fresh unless the caller reuses one for an
+/// unchanged value (sops-format.md §2.5).
+pub fn encrypt(
+    key: &DataKey,
+    plaintext: &[u8],
+    aad: &[u8],
+    ty: ValueType,
+    iv: [u8; IV_LEN],
+) -> String {
+    let cipher = Aes256GcmSops::new(GenericArray::from_slice(key.as_bytes()));
+    let mut sealed = cipher
+        .encrypt(GenericArray::from_slice(&iv), Payload { msg: plaintext, aad })
+        .expect("AES-GCM encryption cannot fail for in-memory sizes");
+    let tag: [u8; TAG_LEN] = sealed[sealed.len() - TAG_LEN..].try_into().expect("tag length");
+    sealed.truncate(sealed.len() - TAG_LEN);
+    EncValue { data: sealed, iv: iv.to_vec(), tag, type_tag: ty.as_str().to_owned() }
+        .to_string_form()
+}
+
+/// Decrypts a parsed value. Returns the plaintext; the caller interprets `type_tag`.
+pub fn decrypt(
+    key: &DataKey,
+    value: &EncValue,
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+    let mut joined = Vec::with_capacity(value.data.len() + TAG_LEN);
+    joined.extend_from_slice(&value.data);
+    joined.extend_from_slice(&value.tag);
+    let payload = Payload { msg: &joined, aad };
+    let k = GenericArray::from_slice(key.as_bytes());
+    let out = match value.iv.len() {
+        32 => Aes256GcmSops::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
+        12 => Aes256Gcm12::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
+        16 => Aes256Gcm16::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
+        n => return Err(CipherError::IvLength(n)),
+    };
+    out.map(Zeroizing::new).map_err(|_| CipherError::Authentication)
+}
+
+/// The IV of an `ENC[...]` string when it is a well-formed 32-byte one (for IV reuse).
+pub fn iv_of(value: &EncValue) -> Option<[u8; IV_LEN]> {
+    value.iv.as_slice().try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_aad_binding() {
+        let key = DataKey::generate();
+        let s = encrypt(&key, b"hunter2", b"a:b:", ValueType::Str, random_iv());
+        let v = EncValue::parse(&s).unwrap();
+        assert_eq!(v.iv.len(), 32);
+        assert_eq!(&*decrypt(&key, &v, b"a:b:").unwrap(), b"hunter2");
+        assert_eq!(decrypt(&key, &v, b"a:c:"), Err(CipherError::Authentication));
+    }
+
+    #[test]
+    fn same_iv_same_key_gives_identical_string() {
+        let key = DataKey::generate();
+        let iv = random_iv();
+        assert_eq!(
+            encrypt(&key, b"x", b"k:", ValueType::Str, iv),
+            encrypt(&key, b"x", b"k:", ValueType::Str, iv)
+        );
+    }
+
+    #[test]
+    fn decrypts_a_value_written_by_sops() {
+        // fixture basic.enc.yaml, service.name, data key from manifest.json
+        let key = DataKey::from_slice(
+            &hex::decode("0a5f6672a15771dd8678887bc304ac152c4731b99c55317f2a01940c1e9386f1")
+                .unwrap(),
+        )
+        .unwrap();
+        let v = EncValue::parse("ENC[AES256_GCM,data:oQOKj8vBk6Tbw5Ee,iv:AAdjDCIC7z8Vl5v0tIxsRCYGSz3krtLFZjfoz3078I8=,tag:8qBPjaPNSR4Dy2w37AAl7g==,type:str]").unwrap();
+        assert_eq!(&*decrypt(&key, &v, b"service:name:").unwrap(), b"payments-api");
+    }
+
+    #[test]
+    fn rejects_malformed_strings() {
+        for bad in [
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==]",
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]x",
+            "ENC[AES256_GCM,data:!!,iv:AA==,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]",
+            "plain",
+        ] {
+            assert_eq!(EncValue::parse(bad), Err(CipherError::Malformed), "{bad}");
+        }
+    }
+
+    #[test]
+    fn data_key_debug_is_redacted() {
+        assert_eq!(format!("{:?}", DataKey::generate()), "DataKey([REDACTED])");
+    }
+}
