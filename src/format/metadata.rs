@@ -267,10 +267,10 @@ impl Metadata {
         };
         let mut rules = Vec::new();
         for name in EncryptionRule::FIELD_NAMES {
-            if let Some(text) = map.get(name).map(|n| text_of(n, name)).transpose()?.flatten() {
-                if !text.is_empty() {
-                    rules.push((name, text));
-                }
+            if let Some(text) = map.get(name).map(|n| text_of(n, name)).transpose()?.flatten()
+                && !text.is_empty()
+            {
+                rules.push((name, text));
             }
         }
         let rule = match rules.len() {
@@ -372,10 +372,8 @@ impl Metadata {
         }
         m.push("lastmodified", Node::str(self.last_modified.to_rfc3339_secs()));
         m.push("mac", Node::str(self.mac.clone().unwrap_or_default()));
-        if let Some(g) = single {
-            if let Some(n) = g.foreign_node("pgp") {
-                m.push("pgp", n.clone());
-            }
+        if let Some(n) = single.and_then(|g| g.foreign_node("pgp")) {
+            m.push("pgp", n.clone());
         }
         if let Some((name, value)) = self.rule.field() {
             m.push(name, Node::str(value));

@@ -2,6 +2,9 @@
 //! format, value encryption, the MAC, and the metadata block.
 
 pub mod cipher;
+pub mod engine;
+pub mod file;
+pub mod mac;
 pub mod metadata;
 pub mod rules;
 pub mod scalar;

@@ -81,24 +81,43 @@ impl EncryptionRule {
         })
     }
 
+    /// True for the two comment-regex rules, which look at comments rather than key paths.
+    pub fn uses_comments(&self) -> bool {
+        matches!(
+            self,
+            EncryptionRule::UnencryptedCommentRegex(_) | EncryptionRule::EncryptedCommentRegex(_)
+        )
+    }
+
+    /// Whether one path component matches the suffix or regex of a path rule (always false
+    /// for comment rules). A leaf's decision depends only on whether *any* component matched,
+    /// so walkers compute this once per map key.
+    pub fn component_hit(&self, key: &str) -> bool {
+        match self {
+            EncryptionRule::None => key.ends_with(DEFAULT_UNENCRYPTED_SUFFIX),
+            EncryptionRule::UnencryptedSuffix(s) | EncryptionRule::EncryptedSuffix(s) => {
+                key.ends_with(s.as_str())
+            }
+            EncryptionRule::UnencryptedRegex(r) | EncryptionRule::EncryptedRegex(r) => {
+                r.is_match(key)
+            }
+            EncryptionRule::UnencryptedCommentRegex(_)
+            | EncryptionRule::EncryptedCommentRegex(_) => false,
+        }
+    }
+
     /// Decides one leaf, as sops's `shouldBeEncrypted`.
     ///
-    /// `path` holds the map keys from the root down (list indices are not components);
-    /// `comments` holds, per enclosing map or list, the comment lines seen since its last
-    /// entry; `is_comment` is true when the leaf is itself the last of those comments.
-    pub fn should_encrypt<S: AsRef<str>>(
-        &self,
-        path: &[S],
-        comments: &[Vec<String>],
-        is_comment: bool,
-    ) -> bool {
-        let any = |f: &dyn Fn(&str) -> bool| path.iter().any(|p| f(p.as_ref()));
+    /// `any_hit` tells whether some component of the leaf's key path matched
+    /// ([`Self::component_hit`]); `comments` holds, per enclosing map or list, the comment
+    /// lines seen since its last entry; `is_comment` is true when the leaf is itself the last
+    /// of those comments.
+    pub fn decide(&self, any_hit: bool, comments: &[Vec<String>], is_comment: bool) -> bool {
         match self {
-            EncryptionRule::None => !any(&|p| p.ends_with(DEFAULT_UNENCRYPTED_SUFFIX)),
-            EncryptionRule::UnencryptedSuffix(s) => !any(&|p| p.ends_with(s.as_str())),
-            EncryptionRule::EncryptedSuffix(s) => any(&|p| p.ends_with(s.as_str())),
-            EncryptionRule::UnencryptedRegex(r) => !any(&|p| r.is_match(p)),
-            EncryptionRule::EncryptedRegex(r) => any(&|p| r.is_match(p)),
+            EncryptionRule::None
+            | EncryptionRule::UnencryptedSuffix(_)
+            | EncryptionRule::UnencryptedRegex(_) => !any_hit,
+            EncryptionRule::EncryptedSuffix(_) | EncryptionRule::EncryptedRegex(_) => any_hit,
             EncryptionRule::UnencryptedCommentRegex(r) => {
                 !comments.iter().flatten().any(|c| r.is_match(c))
             }
@@ -113,6 +132,17 @@ impl EncryptionRule {
                 })
             }
         }
+    }
+
+    /// [`Self::decide`] from a whole key path (list indices are not components).
+    pub fn should_encrypt<S: AsRef<str>>(
+        &self,
+        path: &[S],
+        comments: &[Vec<String>],
+        is_comment: bool,
+    ) -> bool {
+        let any_hit = path.iter().any(|p| self.component_hit(p.as_ref()));
+        self.decide(any_hit, comments, is_comment)
     }
 }
 

@@ -1,0 +1,652 @@
+//! Encrypting and decrypting a whole tree: the walk that gives each leaf its AAD, decides it by
+//! the encryption rule, feeds the MAC in order, and reuses the IVs of unchanged values.
+//!
+//! The walk is sops's `walkBranch`/`walkSlice`: map keys form the path (list indices do not),
+//! comments are collected per level for the comment rules, nulls are skipped, and comments
+//! never enter the MAC.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::cipher::{self, CipherError, DataKey, EncValue, IV_LEN};
+use super::mac::MacHasher;
+use super::rules::EncryptionRule;
+use super::scalar::{Scalar, ScalarError, ValueType};
+use super::tree::{Comment, Document, Item, Map, Node};
+
+/// IVs of values seen while decrypting, so that re-encrypting an unchanged value at the same
+/// path gives the same IV (sops-format.md §2.5). Keyed by a digest of path, type and plaintext.
+#[derive(Default)]
+pub struct IvStash {
+    ivs: HashMap<[u8; 32], [u8; IV_LEN]>,
+}
+
+impl std::fmt::Debug for IvStash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IvStash({} values)", self.ivs.len())
+    }
+}
+
+impl IvStash {
+    fn slot(aad: &[u8], ty: ValueType, plaintext: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((aad.len() as u64).to_be_bytes());
+        h.update(aad);
+        h.update(ty.as_str().as_bytes());
+        h.update([0]);
+        h.update(plaintext);
+        h.finalize().into()
+    }
+
+    fn remember(&mut self, aad: &[u8], ty: ValueType, plaintext: &[u8], iv: [u8; IV_LEN]) {
+        self.ivs.insert(Self::slot(aad, ty, plaintext), iv);
+    }
+
+    fn recall(&self, aad: &[u8], ty: ValueType, plaintext: &[u8]) -> Option<[u8; IV_LEN]> {
+        self.ivs.get(&Self::slot(aad, ty, plaintext)).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ivs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ivs.is_empty()
+    }
+}
+
+/// Something worth telling the user that does not stop decryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A comment the rules say is encrypted did not decrypt; it is kept as written (as sops
+    /// does, since comments are outside the MAC).
+    UndecryptableComment { path: String },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::UndecryptableComment { path } => write!(
+                f,
+                "a comment in {path} could not be decrypted and is kept as written \
+                 (expected for files from old sops versions; otherwise it was edited)"
+            ),
+        }
+    }
+}
+
+/// Why a tree could not be encrypted or decrypted. Paths use sops's `--extract` syntax.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TreeError {
+    #[error("failed to decrypt the value at {path}: {source}")]
+    Decrypt {
+        path: String,
+        #[source]
+        source: CipherError,
+    },
+    #[error(
+        "the value at {path} should be encrypted but is {found}; restore it from version control, or re-encrypt the file"
+    )]
+    NotEncrypted { path: String, found: &'static str },
+    #[error("the value at {path} does not decrypt to its declared type: {source}")]
+    BadPlaintext {
+        path: String,
+        #[source]
+        source: ScalarError,
+    },
+    #[error(
+        "the encrypted comment at {path} matches unencrypted_comment_regex, so it could never be decrypted; change the regex"
+    )]
+    CommentMatchesUnencryptedRegex { path: String },
+}
+
+/// One step of a path, for messages: a key (its byte range in the AAD buffer) or a list index.
+#[derive(Clone, Copy)]
+enum Step {
+    Key(usize, usize),
+    Index(usize),
+}
+
+/// State shared by the encrypt and decrypt walks.
+struct Walk<'a, 'k> {
+    rule: &'a EncryptionRule,
+    mac_only_encrypted: bool,
+    key: &'k DataKey,
+    mac: MacHasher,
+    /// `k1:k2:…:` of the current container.
+    aad: Vec<u8>,
+    /// Per path depth: did any component so far hit the rule.
+    hits: Vec<bool>,
+    /// Per map/list level: comments since the last entry (only kept for comment rules).
+    comments: Vec<Vec<String>>,
+    steps: Vec<Step>,
+}
+
+impl<'a, 'k> Walk<'a, 'k> {
+    fn new(rule: &'a EncryptionRule, mac_only_encrypted: bool, key: &'k DataKey) -> Self {
+        Walk {
+            rule,
+            mac_only_encrypted,
+            key,
+            mac: MacHasher::new(mac_only_encrypted),
+            aad: Vec::with_capacity(128),
+            hits: vec![false],
+            comments: Vec::new(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn start_document(&mut self) {
+        self.aad.clear();
+        self.hits.truncate(1);
+        self.comments.clear();
+        self.steps.clear();
+    }
+
+    fn any_hit(&self) -> bool {
+        *self.hits.last().expect("hits is never empty")
+    }
+
+    fn decide(&self, is_comment: bool) -> bool {
+        self.rule.decide(self.any_hit(), &self.comments, is_comment)
+    }
+
+    fn enter_key(&mut self, key: &str) -> usize {
+        let mark = self.aad.len();
+        self.aad.extend_from_slice(key.as_bytes());
+        self.aad.push(b':');
+        let hit = self.any_hit() || self.rule.component_hit(key);
+        self.hits.push(hit);
+        self.steps.push(Step::Key(mark, mark + key.len()));
+        mark
+    }
+
+    fn leave_key(&mut self, mark: usize) {
+        self.aad.truncate(mark);
+        self.hits.pop();
+        self.steps.pop();
+    }
+
+    /// AAD of a leaf: the container path, or `:` at the top level.
+    fn leaf_aad(&self) -> &[u8] {
+        if self.aad.is_empty() { b":" } else { &self.aad }
+    }
+
+    fn push_comment(&mut self, text: &str) {
+        if self.rule.uses_comments()
+            && let Some(level) = self.comments.last_mut()
+        {
+            level.push(text.to_owned());
+        }
+    }
+
+    fn clear_level(&mut self) {
+        if let Some(level) = self.comments.last_mut() {
+            level.clear();
+        }
+    }
+
+    fn path(&self) -> String {
+        if self.steps.is_empty() {
+            return "the top level".to_owned();
+        }
+        let mut out = String::new();
+        for s in &self.steps {
+            match s {
+                Step::Key(start, end) => {
+                    let key = String::from_utf8_lossy(&self.aad[*start..*end]);
+                    out.push_str(&format!("[{key:?}]"));
+                }
+                Step::Index(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    }
+}
+
+/// Encrypts every leaf the rule selects, in place, and returns the MAC (hex, not yet sealed).
+///
+/// Unchanged values reuse the IV recorded in `stash` (when given), so that re-encrypting under
+/// the same key leaves their ciphertext byte-identical.
+pub fn encrypt_documents(
+    docs: &mut [Document],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    stash: Option<&IvStash>,
+) -> Result<String, TreeError> {
+    let mut walk = Walk::new(rule, mac_only_encrypted, key);
+    for doc in docs.iter_mut() {
+        walk.start_document();
+        encrypt_map(&mut walk, doc, stash)?;
+    }
+    Ok(walk.mac.finish())
+}
+
+fn iv_for(stash: Option<&IvStash>, aad: &[u8], ty: ValueType, plaintext: &[u8]) -> [u8; IV_LEN] {
+    stash.and_then(|s| s.recall(aad, ty, plaintext)).unwrap_or_else(cipher::random_iv)
+}
+
+fn encrypt_comment(
+    walk: &Walk,
+    text: &str,
+    stash: Option<&IvStash>,
+) -> Result<Option<String>, TreeError> {
+    if !walk.decide(true) {
+        return Ok(None);
+    }
+    let aad = walk.leaf_aad();
+    let iv = iv_for(stash, aad, ValueType::Comment, text.as_bytes());
+    let enc = cipher::encrypt(walk.key, text.as_bytes(), aad, ValueType::Comment, iv);
+    if let EncryptionRule::UnencryptedCommentRegex(r) = walk.rule
+        && r.is_match(&enc)
+    {
+        return Err(TreeError::CommentMatchesUnencryptedRegex { path: walk.path() });
+    }
+    Ok(Some(enc))
+}
+
+fn encrypt_map(walk: &mut Walk, map: &mut Map, stash: Option<&IvStash>) -> Result<(), TreeError> {
+    walk.comments.push(Vec::new());
+    for item in map.0.iter_mut() {
+        match item {
+            Item::Comment(c) => {
+                walk.push_comment(c.text());
+                if let Some(enc) = encrypt_comment(walk, c.text(), stash)? {
+                    *c = Comment::new(enc);
+                }
+            }
+            Item::Entry(k, v) => {
+                let mark = walk.enter_key(k);
+                encrypt_node(walk, v, stash)?;
+                walk.leave_key(mark);
+                walk.clear_level();
+            }
+        }
+    }
+    walk.comments.pop();
+    Ok(())
+}
+
+fn encrypt_list(
+    walk: &mut Walk,
+    list: &mut [Node],
+    stash: Option<&IvStash>,
+) -> Result<(), TreeError> {
+    walk.comments.push(Vec::new());
+    for (i, node) in list.iter_mut().enumerate() {
+        walk.steps.push(Step::Index(i));
+        if let Node::Comment(c) = node {
+            walk.push_comment(c.text());
+            // sops writes an encrypted list comment as a plain list item.
+            if let Some(enc) = encrypt_comment(walk, c.text(), stash)? {
+                *node = Node::str(enc);
+            }
+        } else {
+            encrypt_node(walk, node, stash)?;
+            walk.clear_level();
+        }
+        walk.steps.pop();
+    }
+    walk.comments.pop();
+    Ok(())
+}
+
+fn encrypt_node(
+    walk: &mut Walk,
+    node: &mut Node,
+    stash: Option<&IvStash>,
+) -> Result<(), TreeError> {
+    match node {
+        Node::Map(m) => encrypt_map(walk, m, stash),
+        Node::List(l) => encrypt_list(walk, l, stash),
+        Node::Comment(c) => {
+            if let Some(enc) = encrypt_comment(walk, c.text(), stash)? {
+                *node = Node::str(enc);
+            }
+            Ok(())
+        }
+        Node::Scalar(scalar) => {
+            let Some(ty) = scalar.value_type() else { return Ok(()) };
+            let encrypted = walk.decide(false);
+            let bytes = scalar.canonical_bytes();
+            if !walk.mac_only_encrypted || encrypted {
+                walk.mac.update(&bytes);
+            }
+            if encrypted && !bytes.is_empty() {
+                let aad = walk.leaf_aad();
+                let iv = iv_for(stash, aad, ty, &bytes);
+                *scalar = Scalar::str(cipher::encrypt(walk.key, &bytes, aad, ty, iv));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What decryption produced besides the plaintext tree.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The MAC computed over the decrypted values (hex), to compare with the stored one.
+    pub mac: String,
+    pub warnings: Vec<Warning>,
+    /// IVs for re-encrypting unchanged values identically.
+    pub stash: IvStash,
+}
+
+/// Decrypts every leaf the rule selects, in place, computing the MAC as it goes.
+///
+/// # Errors
+/// The first value that fails authentication, is not encrypted where the rule says it must be,
+/// or does not parse as its type. On error the documents are partly decrypted: callers must
+/// drop them (they are zeroized on drop) and show nothing.
+pub fn decrypt_documents(
+    docs: &mut [Document],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+) -> Result<Decrypted, TreeError> {
+    let mut walk = Walk::new(rule, mac_only_encrypted, key);
+    let mut out = DecryptState { warnings: Vec::new(), stash: IvStash::default() };
+    for doc in docs.iter_mut() {
+        walk.start_document();
+        decrypt_map(&mut walk, doc, &mut out)?;
+    }
+    Ok(Decrypted { mac: walk.mac.finish(), warnings: out.warnings, stash: out.stash })
+}
+
+struct DecryptState {
+    warnings: Vec<Warning>,
+    stash: IvStash,
+}
+
+/// Decrypts a comment's text when the rule says it is encrypted; `None` keeps it as written.
+fn decrypt_comment(walk: &Walk, text: &str, out: &mut DecryptState) -> Option<String> {
+    if !walk.decide(true) {
+        return None;
+    }
+    let aad = walk.leaf_aad();
+    let plain = EncValue::parse(text)
+        .ok()
+        .and_then(|v| cipher::decrypt(walk.key, &v, aad).ok().map(|p| (v, p)));
+    match plain {
+        Some((v, p)) => match String::from_utf8(p.to_vec()) {
+            Ok(s) => {
+                if let Some(iv) = cipher::iv_of(&v) {
+                    out.stash.remember(aad, ValueType::Comment, s.as_bytes(), iv);
+                }
+                Some(s)
+            }
+            Err(_) => None,
+        },
+        None => {
+            out.warnings.push(Warning::UndecryptableComment { path: walk.path() });
+            None
+        }
+    }
+}
+
+fn decrypt_map(walk: &mut Walk, map: &mut Map, out: &mut DecryptState) -> Result<(), TreeError> {
+    walk.comments.push(Vec::new());
+    for item in map.0.iter_mut() {
+        match item {
+            Item::Comment(c) => {
+                walk.push_comment(c.text());
+                if let Some(plain) = decrypt_comment(walk, c.text(), out) {
+                    *c = Comment::new(plain);
+                }
+            }
+            Item::Entry(k, v) => {
+                let mark = walk.enter_key(k);
+                decrypt_node(walk, v, out)?;
+                walk.leave_key(mark);
+                walk.clear_level();
+            }
+        }
+    }
+    walk.comments.pop();
+    Ok(())
+}
+
+fn decrypt_list(
+    walk: &mut Walk,
+    list: &mut [Node],
+    out: &mut DecryptState,
+) -> Result<(), TreeError> {
+    walk.comments.push(Vec::new());
+    for (i, node) in list.iter_mut().enumerate() {
+        walk.steps.push(Step::Index(i));
+        let is_comment = matches!(node, Node::Comment(_));
+        if let Node::Comment(c) = node {
+            walk.push_comment(c.text());
+        }
+        decrypt_node(walk, node, out)?;
+        if !is_comment {
+            walk.clear_level();
+        }
+        walk.steps.pop();
+    }
+    walk.comments.pop();
+    Ok(())
+}
+
+fn decrypt_node(walk: &mut Walk, node: &mut Node, out: &mut DecryptState) -> Result<(), TreeError> {
+    match node {
+        Node::Map(m) => decrypt_map(walk, m, out),
+        Node::List(l) => decrypt_list(walk, l, out),
+        Node::Comment(c) => {
+            if let Some(plain) = decrypt_comment(walk, c.text(), out) {
+                *c = Comment::new(plain);
+            }
+            Ok(())
+        }
+        Node::Scalar(scalar) => {
+            if matches!(scalar, Scalar::Null) {
+                return Ok(());
+            }
+            let encrypted = walk.decide(false);
+            if encrypted && let Some(replacement) = decrypt_leaf(walk, scalar, out)? {
+                *node = replacement;
+                return Ok(());
+            }
+            if (!walk.mac_only_encrypted || encrypted)
+                && let Node::Scalar(s) = node
+            {
+                walk.mac.update(&s.canonical_bytes());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Decrypts one scalar in place; returns a replacement node when the value is an encrypted
+/// list comment.
+fn decrypt_leaf(
+    walk: &Walk,
+    scalar: &mut Scalar,
+    out: &mut DecryptState,
+) -> Result<Option<Node>, TreeError> {
+    let text = match scalar {
+        Scalar::Str(b) if b.is_empty() => return Ok(None),
+        Scalar::Str(b) => std::str::from_utf8(b)
+            .map_err(|_| TreeError::NotEncrypted { path: walk.path(), found: "binary data" })?,
+        Scalar::Int(_) | Scalar::Float(_) => {
+            return Err(TreeError::NotEncrypted { path: walk.path(), found: "a clear number" });
+        }
+        Scalar::Bool(_) => {
+            return Err(TreeError::NotEncrypted { path: walk.path(), found: "a clear boolean" });
+        }
+        Scalar::Time(_) => {
+            return Err(TreeError::NotEncrypted { path: walk.path(), found: "a clear timestamp" });
+        }
+        Scalar::Null => return Ok(None),
+    };
+    if !EncValue::is_encrypted(text) {
+        return Err(TreeError::NotEncrypted { path: walk.path(), found: "clear text" });
+    }
+    let value =
+        EncValue::parse(text).map_err(|source| TreeError::Decrypt { path: walk.path(), source })?;
+    let ty = ValueType::parse(&value.type_tag)
+        .map_err(|source| TreeError::BadPlaintext { path: walk.path(), source })?;
+    let aad = walk.leaf_aad();
+    let plain = cipher::decrypt(walk.key, &value, aad)
+        .map_err(|source| TreeError::Decrypt { path: walk.path(), source })?;
+    if ty == ValueType::Comment {
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| TreeError::BadPlaintext {
+            path: walk.path(),
+            source: ScalarError::Malformed("comment"),
+        })?;
+        if let Some(iv) = cipher::iv_of(&value) {
+            out.stash.remember(aad, ty, text.as_bytes(), iv);
+        }
+        return Ok(Some(Node::Comment(Comment::new(text))));
+    }
+    let typed = Scalar::from_plaintext(ty, plain)
+        .map_err(|source| TreeError::BadPlaintext { path: walk.path(), source })?;
+    if let Some(iv) = cipher::iv_of(&value) {
+        out.stash.remember(aad, ty, &typed.canonical_bytes(), iv);
+    }
+    *scalar = typed;
+    Ok(None)
+}
+
+/// The plaintext of every value, for tests and tools that compare trees: canonical bytes of
+/// each non-null scalar in walk order.
+pub fn leaf_bytes(docs: &[Document]) -> Vec<Zeroizing<Vec<u8>>> {
+    fn node(n: &Node, out: &mut Vec<Zeroizing<Vec<u8>>>) {
+        match n {
+            Node::Map(m) => map(m, out),
+            Node::List(l) => l.iter().for_each(|x| node(x, out)),
+            Node::Scalar(Scalar::Null) | Node::Comment(_) => {}
+            Node::Scalar(s) => out.push(s.canonical_bytes()),
+        }
+    }
+    fn map(m: &Map, out: &mut Vec<Zeroizing<Vec<u8>>>) {
+        m.entries().for_each(|(_, v)| node(v, out));
+    }
+    let mut out = Vec::new();
+    docs.iter().for_each(|d| map(d, &mut out));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::mac;
+    use crate::format::metadata::Metadata;
+
+    /// Test-only bridge from serde_json (key order kept) to the tree, numbers as floats.
+    fn from_json(v: &serde_json::Value) -> Node {
+        match v {
+            serde_json::Value::Null => Node::Scalar(Scalar::Null),
+            serde_json::Value::Bool(b) => Node::Scalar(Scalar::Bool(*b)),
+            serde_json::Value::Number(n) => Node::Scalar(Scalar::Float(n.as_f64().unwrap())),
+            serde_json::Value::String(s) => Node::str(s.clone()),
+            serde_json::Value::Array(a) => Node::List(a.iter().map(from_json).collect()),
+            serde_json::Value::Object(o) => Node::Map(Map(o
+                .iter()
+                .map(|(k, v)| Item::Entry(k.clone(), from_json(v)))
+                .collect())),
+        }
+    }
+
+    fn fixture(name: &str) -> (Vec<Document>, Metadata) {
+        let path = format!("{}/tests/fixtures/sops/{name}", env!("CARGO_MANIFEST_DIR"));
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let Node::Map(mut doc) = from_json(&v) else { panic!("top level is an object") };
+        let Some(Node::Map(meta)) = doc.remove("sops") else { panic!("no sops block") };
+        (vec![doc], Metadata::from_tree(&meta).unwrap())
+    }
+
+    fn key(hex_key: &str) -> DataKey {
+        DataKey::from_slice(&hex::decode(hex_key).unwrap()).unwrap()
+    }
+
+    const BASIC_JSON_KEY: &str = "206974d3ae3dfb76a2cd730fdb578b83c6e2512ce464d9d6f28b7413d3d52ccb";
+
+    #[test]
+    fn decrypts_sops_json_fixture_and_verifies_its_mac() {
+        let (mut docs, md) = fixture("basic.enc.json");
+        let k = key(BASIC_JSON_KEY);
+        let out = decrypt_documents(&mut docs, &k, &md.rule, md.mac_only_encrypted).unwrap();
+        assert_eq!(mac::verify(&k, md.mac.as_deref(), &out.mac, &md.mac_aad()), Ok(()));
+        assert_eq!(docs[0].get("replicas"), Some(&Node::Scalar(Scalar::Float(3.0))));
+        assert!(out.warnings.is_empty());
+    }
+
+    #[test]
+    fn reencrypting_unchanged_values_reproduces_sops_ciphertext() {
+        let (original, md) = fixture("basic.enc.json");
+        let mut docs = original.clone();
+        let k = key(BASIC_JSON_KEY);
+        let out = decrypt_documents(&mut docs, &k, &md.rule, md.mac_only_encrypted).unwrap();
+        let mac_hex = encrypt_documents(&mut docs, &k, &md.rule, false, Some(&out.stash)).unwrap();
+        assert_eq!(docs, original, "every value keeps its IV, so its ciphertext");
+        assert_eq!(mac_hex, out.mac);
+    }
+
+    #[test]
+    fn wrong_key_fails_on_first_value_naming_its_path() {
+        let (mut docs, md) = fixture("basic.enc.json");
+        let err = decrypt_documents(&mut docs, &DataKey::generate(), &md.rule, false).unwrap_err();
+        assert!(
+            matches!(&err, TreeError::Decrypt { path, source: CipherError::Authentication } if path == "[\"service\"]"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn swapped_values_fail_authentication() {
+        let (mut docs, md) = fixture("neg-swapped-values.enc.json");
+        let err = decrypt_documents(&mut docs, &key(BASIC_JSON_KEY), &md.rule, false).unwrap_err();
+        assert!(matches!(err, TreeError::Decrypt { source: CipherError::Authentication, .. }));
+    }
+
+    #[test]
+    fn clear_value_where_ciphertext_is_expected_is_refused() {
+        let (mut docs, md) = fixture("basic.enc.json");
+        docs[0].insert("service", Node::str("plaintext!"));
+        let err = decrypt_documents(&mut docs, &key(BASIC_JSON_KEY), &md.rule, false).unwrap_err();
+        assert_eq!(
+            err,
+            TreeError::NotEncrypted { path: "[\"service\"]".into(), found: "clear text" }
+        );
+        docs[0].insert("service", Node::Scalar(Scalar::Int(5)));
+        let err = decrypt_documents(&mut docs, &key(BASIC_JSON_KEY), &md.rule, false).unwrap_err();
+        assert!(matches!(err, TreeError::NotEncrypted { found: "a clear number", .. }));
+    }
+
+    #[test]
+    fn round_trip_with_list_comments_and_mac_only_encrypted() {
+        let mut doc = Map::new();
+        doc.push("keep_unencrypted", Node::str("clear"));
+        doc.0.push(Item::Comment(Comment::new(" top comment")));
+        doc.push(
+            "list",
+            Node::List(vec![
+                Node::str("a"),
+                Node::Comment(Comment::new(" in list")),
+                Node::str(""),
+            ]),
+        );
+        doc.push("n", Node::Scalar(Scalar::Int(7)));
+        let plain = vec![doc];
+        let k = DataKey::generate();
+        for mac_only in [false, true] {
+            let mut docs = plain.clone();
+            let mac_enc =
+                encrypt_documents(&mut docs, &k, &EncryptionRule::None, mac_only, None).unwrap();
+            let Some(Node::List(items)) = docs[0].get("list") else { panic!() };
+            assert!(
+                items[1].as_str().unwrap().ends_with("type:comment]"),
+                "list comment is an item"
+            );
+            assert_eq!(items[2].as_str(), Some(""), "empty strings stay clear");
+            assert_eq!(docs[0].get("keep_unencrypted").and_then(Node::as_str), Some("clear"));
+            let out = decrypt_documents(&mut docs, &k, &EncryptionRule::None, mac_only).unwrap();
+            assert_eq!(out.mac, mac_enc);
+            assert_eq!(docs, plain);
+        }
+    }
+}
