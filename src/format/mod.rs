@@ -6,6 +6,7 @@ pub mod engine;
 pub mod file;
 pub mod mac;
 pub mod metadata;
+pub mod path;
 pub mod rules;
 pub mod scalar;
 pub mod store;
