@@ -130,15 +130,58 @@ impl EncValue {
     }
 }
 
-/// A fresh random 32-byte IV.
+/// A fresh random 32-byte IV from the thread's CSPRNG (ChaCha, seeded and reseeded from the
+/// operating system), which avoids a system call per value on large files.
 pub fn random_iv() -> [u8; IV_LEN] {
     let mut iv = [0u8; IV_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut iv);
+    rand::thread_rng().fill_bytes(&mut iv);
     iv
 }
 
-/// Encrypts one value under `key` with `aad`; `iv` is fresh unless the caller reuses one for an
-/// unchanged value (sops-format.md §2.5).
+/// AES-256-GCM keyed once with a data key, for encrypting or decrypting many values. The key
+/// schedule is wiped on drop.
+pub struct ValueCipher {
+    gcm: Aes256GcmSops,
+    key: DataKey,
+}
+
+impl ValueCipher {
+    pub fn new(key: &DataKey) -> ValueCipher {
+        let gcm = Aes256GcmSops::new(GenericArray::from_slice(key.as_bytes()));
+        ValueCipher { gcm, key: key.clone() }
+    }
+
+    /// Encrypts one value with `aad`; `iv` is fresh unless the caller reuses one for an
+    /// unchanged value (sops-format.md §2.5).
+    pub fn encrypt(&self, plaintext: &[u8], aad: &[u8], ty: ValueType, iv: [u8; IV_LEN]) -> String {
+        let mut sealed = self
+            .gcm
+            .encrypt(GenericArray::from_slice(&iv), Payload { msg: plaintext, aad })
+            .expect("AES-GCM encryption cannot fail for in-memory sizes");
+        let tag: [u8; TAG_LEN] = sealed[sealed.len() - TAG_LEN..].try_into().expect("tag length");
+        sealed.truncate(sealed.len() - TAG_LEN);
+        EncValue { data: sealed, iv: iv.to_vec(), tag, type_tag: ty.as_str().to_owned() }
+            .to_string_form()
+    }
+
+    /// Decrypts a parsed value. Returns the plaintext; the caller interprets `type_tag`.
+    pub fn decrypt(&self, value: &EncValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        let mut joined = Vec::with_capacity(value.data.len() + TAG_LEN);
+        joined.extend_from_slice(&value.data);
+        joined.extend_from_slice(&value.tag);
+        let payload = Payload { msg: &joined, aad };
+        let k = GenericArray::from_slice(self.key.as_bytes());
+        let out = match value.iv.len() {
+            32 => self.gcm.decrypt(GenericArray::from_slice(&value.iv), payload),
+            12 => Aes256Gcm12::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
+            16 => Aes256Gcm16::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
+            n => return Err(CipherError::IvLength(n)),
+        };
+        out.map(Zeroizing::new).map_err(|_| CipherError::Authentication)
+    }
+}
+
+/// Encrypts one value under `key` (see [`ValueCipher::encrypt`]).
 pub fn encrypt(
     key: &DataKey,
     plaintext: &[u8],
@@ -146,34 +189,16 @@ pub fn encrypt(
     ty: ValueType,
     iv: [u8; IV_LEN],
 ) -> String {
-    let cipher = Aes256GcmSops::new(GenericArray::from_slice(key.as_bytes()));
-    let mut sealed = cipher
-        .encrypt(GenericArray::from_slice(&iv), Payload { msg: plaintext, aad })
-        .expect("AES-GCM encryption cannot fail for in-memory sizes");
-    let tag: [u8; TAG_LEN] = sealed[sealed.len() - TAG_LEN..].try_into().expect("tag length");
-    sealed.truncate(sealed.len() - TAG_LEN);
-    EncValue { data: sealed, iv: iv.to_vec(), tag, type_tag: ty.as_str().to_owned() }
-        .to_string_form()
+    ValueCipher::new(key).encrypt(plaintext, aad, ty, iv)
 }
 
-/// Decrypts a parsed value. Returns the plaintext; the caller interprets `type_tag`.
+/// Decrypts one value under `key` (see [`ValueCipher::decrypt`]).
 pub fn decrypt(
     key: &DataKey,
     value: &EncValue,
     aad: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CipherError> {
-    let mut joined = Vec::with_capacity(value.data.len() + TAG_LEN);
-    joined.extend_from_slice(&value.data);
-    joined.extend_from_slice(&value.tag);
-    let payload = Payload { msg: &joined, aad };
-    let k = GenericArray::from_slice(key.as_bytes());
-    let out = match value.iv.len() {
-        32 => Aes256GcmSops::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
-        12 => Aes256Gcm12::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
-        16 => Aes256Gcm16::new(k).decrypt(GenericArray::from_slice(&value.iv), payload),
-        n => return Err(CipherError::IvLength(n)),
-    };
-    out.map(Zeroizing::new).map_err(|_| CipherError::Authentication)
+    ValueCipher::new(key).decrypt(value, aad)
 }
 
 /// The IV of an `ENC[...]` string when it is a well-formed 32-byte one (for IV reuse).

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::cipher::{self, CipherError, DataKey, EncValue, IV_LEN};
+use super::cipher::{self, CipherError, DataKey, EncValue, IV_LEN, ValueCipher};
 use super::mac::MacHasher;
 use super::rules::EncryptionRule;
 use super::scalar::{Scalar, ScalarError, ValueType};
@@ -110,10 +110,10 @@ enum Step {
 }
 
 /// State shared by the encrypt and decrypt walks.
-struct Walk<'a, 'k> {
+struct Walk<'a> {
     rule: &'a EncryptionRule,
     mac_only_encrypted: bool,
-    key: &'k DataKey,
+    cipher: ValueCipher,
     mac: MacHasher,
     /// `k1:k2:…:` of the current container.
     aad: Vec<u8>,
@@ -124,12 +124,12 @@ struct Walk<'a, 'k> {
     steps: Vec<Step>,
 }
 
-impl<'a, 'k> Walk<'a, 'k> {
-    fn new(rule: &'a EncryptionRule, mac_only_encrypted: bool, key: &'k DataKey) -> Self {
+impl<'a> Walk<'a> {
+    fn new(rule: &'a EncryptionRule, mac_only_encrypted: bool, key: &DataKey) -> Self {
         Walk {
             rule,
             mac_only_encrypted,
-            key,
+            cipher: ValueCipher::new(key),
             mac: MacHasher::new(mac_only_encrypted),
             aad: Vec::with_capacity(128),
             hits: vec![false],
@@ -239,7 +239,7 @@ fn encrypt_comment(
     }
     let aad = walk.leaf_aad();
     let iv = iv_for(stash, aad, ValueType::Comment, text.as_bytes());
-    let enc = cipher::encrypt(walk.key, text.as_bytes(), aad, ValueType::Comment, iv);
+    let enc = walk.cipher.encrypt(text.as_bytes(), aad, ValueType::Comment, iv);
     if let EncryptionRule::UnencryptedCommentRegex(r) = walk.rule
         && r.is_match(&enc)
     {
@@ -318,7 +318,7 @@ fn encrypt_node(
             if encrypted && !bytes.is_empty() {
                 let aad = walk.leaf_aad();
                 let iv = iv_for(stash, aad, ty, &bytes);
-                *scalar = Scalar::str(cipher::encrypt(walk.key, &bytes, aad, ty, iv));
+                *scalar = Scalar::str(walk.cipher.encrypt(&bytes, aad, ty, iv));
             }
             Ok(())
         }
@@ -367,9 +367,8 @@ fn decrypt_comment(walk: &Walk, text: &str, out: &mut DecryptState) -> Option<St
         return None;
     }
     let aad = walk.leaf_aad();
-    let plain = EncValue::parse(text)
-        .ok()
-        .and_then(|v| cipher::decrypt(walk.key, &v, aad).ok().map(|p| (v, p)));
+    let plain =
+        EncValue::parse(text).ok().and_then(|v| walk.cipher.decrypt(&v, aad).ok().map(|p| (v, p)));
     match plain {
         Some((v, p)) => match String::from_utf8(p.to_vec()) {
             Ok(s) => {
@@ -490,7 +489,9 @@ fn decrypt_leaf(
     let ty = ValueType::parse(&value.type_tag)
         .map_err(|source| TreeError::BadPlaintext { path: walk.path(), source })?;
     let aad = walk.leaf_aad();
-    let plain = cipher::decrypt(walk.key, &value, aad)
+    let plain = walk
+        .cipher
+        .decrypt(&value, aad)
         .map_err(|source| TreeError::Decrypt { path: walk.path(), source })?;
     if ty == ValueType::Comment {
         let text = String::from_utf8(plain.to_vec()).map_err(|_| TreeError::BadPlaintext {
