@@ -748,3 +748,102 @@ fn passphrase_protected_ssh_keys_are_reported_not_fatal() {
     assert!(problems.contains("passphrase-protected"), "{problems}");
     assert!(!problems.contains("correct horse"));
 }
+
+// ---- the real sops accepts what we wrap ----
+
+/// Replaces every armored age block of a sops YAML file, in order, by `encs` (same indent).
+fn replace_age_blocks(yaml: &str, encs: &[String]) -> String {
+    let mut out = String::new();
+    let mut encs = encs.iter();
+    let mut skipping = false;
+    for line in yaml.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("-----BEGIN AGE ENCRYPTED FILE-----") {
+            let indent = &line[..line.len() - trimmed.len()];
+            for l in encs.next().expect("one enc per block").lines() {
+                out.push_str(indent);
+                out.push_str(l);
+                out.push('\n');
+            }
+            skipping = true;
+        } else if skipping {
+            skipping = !trimmed.starts_with("-----END AGE ENCRYPTED FILE-----");
+        } else {
+            out.push_str(line);
+        }
+    }
+    assert!(encs.next().is_none(), "more encs than blocks");
+    out
+}
+
+/// Runs the real `sops decrypt` on `file` with the given key files; returns (exit code, stdout).
+fn sops_decrypt(file: &Path, key_files: &[&str]) -> (i32, Vec<u8>, String) {
+    let home = tempfile::tempdir().unwrap();
+    let keys = home.path().join("keys.txt");
+    let text: String =
+        key_files.iter().map(|f| std::fs::read_to_string(fixtures().join(f)).unwrap()).collect();
+    std::fs::write(&keys, text).unwrap();
+    let out = Command::new("sops")
+        .arg("decrypt")
+        .arg(file)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("SOPS_AGE_KEY_FILE", &keys)
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn real_sops_decrypts_a_fixture_whose_shamir_shares_we_wrapped() {
+    if !have("sops") {
+        return;
+    }
+    // Same data key as the fixture, freshly split and wrapped by us: if sops accepts our
+    // shares, the file decrypts to the fixture's plaintext, MAC included.
+    let original = std::fs::read_to_string(fixtures().join("shamir.enc.yaml")).unwrap();
+    let md = fixture_metadata(&fixtures().join("shamir.enc.yaml"));
+    let (key, _) = keyring_for("keys-all.txt").unwrap_data_key(&md).unwrap();
+    let b = "age19esvgf22wysel4wf0pmfyptvc6x0vp0pdt7ylu0j73yz8m9e2eys3jpwuw";
+    let c = "age1szdv2dvtwgnyr2dqpy9v39xywg7tv4s4zdqpu3ktmvpqdx7tqu3suxfu3r";
+    let groups: Vec<GroupSpec> =
+        [RECIPIENT_A, b, c].iter().map(|r| GroupSpec(vec![age_spec(r)])).collect();
+    let (wrapped, threshold) = wrap_data_key(&key, &groups, 2, None, now()).unwrap();
+    assert_eq!(threshold, 2);
+    let encs: Vec<String> = wrapped.iter().map(|g| g.age[0].enc.clone()).collect();
+    let rewritten = replace_age_blocks(&original, &encs);
+    assert_ne!(rewritten, original);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shamir.enc.yaml");
+    std::fs::write(&file, &rewritten).unwrap();
+    let plain = std::fs::read(fixtures().join("shamir.plain.yaml")).unwrap();
+    for pair in
+        [["keys.txt", "keys-b.txt"], ["keys.txt", "keys-c.txt"], ["keys-b.txt", "keys-c.txt"]]
+    {
+        let (code, stdout, stderr) = sops_decrypt(&file, &pair);
+        assert_eq!(code, 0, "{pair:?}: {stderr}");
+        assert_eq!(stdout, plain, "{pair:?}");
+    }
+    let (code, _, stderr) = sops_decrypt(&file, &["keys-c.txt"]);
+    assert_eq!(code, 128, "one group is not enough: {stderr}");
+}
+
+#[test]
+fn real_sops_decrypts_a_fixture_whose_age_stanza_we_wrapped() {
+    if !have("sops") {
+        return;
+    }
+    let original = std::fs::read_to_string(fixtures().join("basic.enc.yaml")).unwrap();
+    let md = fixture_metadata(&fixtures().join("basic.enc.yaml"));
+    let (key, _) = keyring_for("keys.txt").unwrap_data_key(&md).unwrap();
+    let (wrapped, _) =
+        wrap_data_key(&key, &[GroupSpec(vec![age_spec(RECIPIENT_A)])], 0, None, now()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("basic.enc.yaml");
+    std::fs::write(&file, replace_age_blocks(&original, &[wrapped[0].age[0].enc.clone()])).unwrap();
+    let (code, stdout, stderr) = sops_decrypt(&file, &["keys.txt"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, std::fs::read(fixtures().join("basic.plain.yaml")).unwrap());
+}
