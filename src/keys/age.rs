@@ -77,6 +77,15 @@ impl AgeRecipient {
         Ok(AgeRecipient { text: text.to_owned(), kind })
     }
 
+    /// A comma-separated list as `--age` takes it (sops `MasterKeysFromRecipients`): an empty
+    /// string is no recipients; an empty piece (`a,,b`) is an error.
+    pub fn parse_list(input: &str) -> Result<Vec<AgeRecipient>, KeyError> {
+        if input.is_empty() {
+            return Ok(Vec::new());
+        }
+        input.split(',').map(AgeRecipient::parse).collect()
+    }
+
     /// The recipient as written into the metadata.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -334,6 +343,15 @@ mod tests {
         let r = AgeRecipient::parse(ed).unwrap();
         assert_eq!(r.as_str(), ed, "the comment is kept, as sops keeps it");
         assert_eq!(r.kind_name(), "ssh-ed25519");
+    }
+
+    #[test]
+    fn recipient_lists_split_on_commas_as_the_age_flag_does() {
+        assert!(AgeRecipient::parse_list("").unwrap().is_empty());
+        let two =
+            AgeRecipient::parse_list(&format!("{PUBLIC_TEST_RECIPIENT}, {PUBLIC_TEST_RECIPIENT}"));
+        assert_eq!(two.unwrap().len(), 2);
+        assert!(AgeRecipient::parse_list(&format!("{PUBLIC_TEST_RECIPIENT},,")).is_err());
     }
 
     #[test]

@@ -60,10 +60,17 @@ impl EnvSource for ProcessEnv {
 }
 
 /// A fixed set of variables (for tests and for callers that build their own environment);
-/// files and commands are still real.
-#[derive(Debug, Clone, Default)]
+/// files and commands are still real. `Debug` shows variable names only (`SOPS_AGE_KEY` holds
+/// secret keys).
+#[derive(Clone, Default)]
 pub struct MapEnv {
     vars: BTreeMap<String, OsString>,
+}
+
+impl std::fmt::Debug for MapEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MapEnv").field("vars", &self.vars.keys().collect::<Vec<_>>()).finish()
+    }
 }
 
 impl MapEnv {
@@ -274,6 +281,19 @@ mod tests {
         );
         assert_eq!(split_command("  "), Some(vec![]));
         assert_eq!(split_command("echo 'oops"), None);
+    }
+
+    #[test]
+    fn map_env_debug_shows_names_not_values() {
+        let env = MapEnv::new().with("SOPS_AGE_KEY", "AGE-SECRET-KEY-1XYZ");
+        let debug = format!("{env:?}");
+        assert!(debug.contains("SOPS_AGE_KEY") && !debug.contains("XYZ"), "{debug}");
+    }
+
+    #[test]
+    fn keyring_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Keyring>();
     }
 
     #[test]

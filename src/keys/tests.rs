@@ -847,3 +847,23 @@ fn real_sops_decrypts_a_fixture_whose_age_stanza_we_wrapped() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, std::fs::read(fixtures().join("basic.plain.yaml")).unwrap());
 }
+
+#[test]
+fn armor_strictness_matches_go_age() {
+    // sops-format.md §6.2: a missing final newline is accepted, 76-column lines are not.
+    let md = fixture_metadata(&fixtures().join("basic.enc.yaml"));
+    let enc = md.key_groups[0].age[0].enc.clone();
+    let mut trimmed = md.clone();
+    trimmed.key_groups[0].age[0].enc = enc.trim_end().to_owned();
+    keyring_for("keys.txt").unwrap_data_key(&trimmed).unwrap();
+    let body: String = enc.lines().filter(|l| !l.starts_with("-----")).collect();
+    let rewrapped: Vec<&str> =
+        body.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let mut wide = md.clone();
+    wide.key_groups[0].age[0].enc = format!(
+        "-----BEGIN AGE ENCRYPTED FILE-----\n{}\n-----END AGE ENCRYPTED FILE-----\n",
+        rewrapped.join("\n")
+    );
+    let err = keyring_for("keys.txt").unwrap_data_key(&wide).unwrap_err();
+    assert!(err.to_string().contains("malformed"), "{err}");
+}

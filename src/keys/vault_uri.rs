@@ -86,6 +86,12 @@ impl VaultTransitUri {
         Ok(VaultTransitUri { address: format!("{scheme}://{authority}"), engine_path, key_name })
     }
 
+    /// A comma-separated list as `--hc-vault-transit` takes it (empty pieces are skipped, as
+    /// sops's `NewMasterKeysFromURIs` does).
+    pub fn parse_list(input: &str) -> Result<Vec<VaultTransitUri>, VaultUriError> {
+        input.split(',').filter(|s| !s.is_empty()).map(VaultTransitUri::parse).collect()
+    }
+
     /// The key a stored `hc_vault` entry refers to (fields taken as written, not validated).
     pub fn from_stanza(stanza: &VaultStanza) -> VaultTransitUri {
         VaultTransitUri {
@@ -175,9 +181,17 @@ mod tests {
             "ftp://v.example/v1/transit/keys/k",
             "https:///v1/transit/keys/k",
             "https://v.example/v1/transit/keys/k name",
+            "https://v.example/v1/a//b/keys/k",
         ] {
             assert!(VaultTransitUri::parse(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn uri_lists_skip_empty_pieces() {
+        let list = VaultTransitUri::parse_list("https://a/v1/t/keys/x,,https://b/v1/t/keys/y,");
+        assert_eq!(list.unwrap().len(), 2);
+        assert!(VaultTransitUri::parse_list("").unwrap().is_empty());
     }
 
     #[test]
