@@ -9,3 +9,4 @@
 pub mod config;
 pub mod format;
 pub mod keys;
+pub mod seal;
