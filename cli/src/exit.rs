@@ -45,12 +45,6 @@ pub enum Code {
     AlreadyEncrypted = 203,
 }
 
-impl Code {
-    pub fn as_i32(self) -> i32 {
-        self as u8 as i32
-    }
-}
-
 /// A failure the user sees: what went wrong (naming the file, key or object), an optional hint
 /// on what to do, and the exit code.
 #[derive(Debug)]

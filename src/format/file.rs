@@ -11,7 +11,7 @@ use super::metadata::{KeyGroup, Metadata, MetadataError, SOPS_VERSION};
 use super::rules::EncryptionRule;
 use super::store::{self, Format, StoreError};
 use super::timestamp::Timestamp;
-use super::tree::{Document, Item};
+use super::tree::{Document, Item, Node};
 
 /// An encrypted file in memory.
 #[derive(Clone, Debug)]
@@ -66,6 +66,29 @@ impl SopsFile {
         let (docs, meta_tree) = store::parse_encrypted(format, input)?;
         let metadata = Metadata::from_tree(&meta_tree)?;
         Ok(SopsFile { format, docs, metadata })
+    }
+
+    /// Parses a YAML stream in which every document is a complete SOPS file of its own (what
+    /// `sealgate seal` writes for several Secrets: each `EncryptedSecret` must verify alone,
+    /// as the cluster sees it). Other formats hold one file.
+    pub fn parse_each_document(format: Format, input: &[u8]) -> Result<Vec<SopsFile>, FileError> {
+        if format != Format::Yaml {
+            return Ok(vec![SopsFile::parse(format, input)?]);
+        }
+        let docs = store::yaml::parse(input)
+            .map_err(|e| StoreError::Syntax { format: "yaml", message: e.to_string() })?;
+        if docs.is_empty() {
+            return Err(StoreError::Empty.into());
+        }
+        docs.into_iter()
+            .map(|mut doc| {
+                let Some(Node::Map(meta)) = doc.remove("sops") else {
+                    return Err(FileError::Store(StoreError::NoMetadata));
+                };
+                let metadata = Metadata::from_tree(&meta)?;
+                Ok(SopsFile { format, docs: vec![doc], metadata })
+            })
+            .collect()
     }
 
     /// Writes the file in its format.

@@ -158,3 +158,46 @@ pub fn wrap_data_key(
     }
     Ok((out, threshold))
 }
+
+/// The keys a file's metadata names, as groups to wrap a new data key for (`rotate`) or to
+/// compare with a creation rule (`updatekeys`). Entries of types sealgate cannot wrap to become
+/// [`KeySpec::Foreign`], identified as sops prints them.
+///
+/// # Errors
+/// An age recipient in the metadata that does not parse.
+pub fn groups_from_metadata(
+    md: &crate::format::metadata::Metadata,
+) -> Result<Vec<GroupSpec>, KeyError> {
+    use crate::format::tree::Node;
+    let foreign_id = |entry: &Node| -> String {
+        let map = entry.as_map();
+        ["fp", "arn", "resource_id", "vault_url", "key_id"]
+            .iter()
+            .find_map(|f| map.and_then(|m| m.get(f)).and_then(Node::as_str))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    md.key_groups
+        .iter()
+        .map(|g| {
+            let mut keys = Vec::new();
+            for (key_type, list) in &g.foreign {
+                if let Node::List(entries) = list {
+                    for e in entries {
+                        keys.push(KeySpec::Foreign {
+                            key_type: key_type.clone(),
+                            id: foreign_id(e),
+                        });
+                    }
+                }
+            }
+            for v in &g.hc_vault {
+                keys.push(KeySpec::HcVault(VaultTransitUri::from_stanza(v)));
+            }
+            for a in &g.age {
+                keys.push(KeySpec::Age(AgeRecipient::parse(&a.recipient)?));
+            }
+            Ok(GroupSpec(keys))
+        })
+        .collect()
+}

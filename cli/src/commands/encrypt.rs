@@ -1,0 +1,49 @@
+//! `sealgate encrypt`: a new data key, wrapped for the recipients, and every selected value
+//! encrypted.
+
+use sealgate::format::Timestamp;
+use sealgate::format::cipher::DataKey;
+use sealgate::format::file::{EncryptParams, FileError, SopsFile};
+use sealgate::format::store;
+
+use super::Context;
+use crate::args::EncryptArgs;
+use crate::exit::CliResult;
+use crate::io::{self, Input, Output};
+use crate::{keysel, report};
+
+pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
+    let input = Input::read(&args.io.file)?;
+    let format = io::input_format(
+        args.io.input_type,
+        input.path.as_deref(),
+        args.io.filename_override.as_deref(),
+    )?;
+    let out_format = args.io.output_type.map(io::to_format).unwrap_or(format);
+    if store::has_metadata(format, &input.bytes) {
+        return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
+    }
+    let docs = store::parse_plain(format, &input.bytes)
+        .map_err(|e| report::file_error(&input.display, e.into()))?;
+    let rule_path = keysel::rule_path(input.path.as_deref(), args.io.filename_override.as_deref());
+    let settings = keysel::encrypt_settings(
+        ctx,
+        rule_path.as_deref(),
+        &args.recipients,
+        &args.rules,
+        args.mac_only_encrypted,
+        out_format,
+    )?;
+    let key = DataKey::generate();
+    let (key_groups, shamir_threshold) = keysel::wrap(&key, &settings)?;
+    let params = EncryptParams {
+        rule: settings.rule,
+        mac_only_encrypted: settings.mac_only_encrypted,
+        key_groups,
+        shamir_threshold,
+    };
+    let file = SopsFile::encrypt(out_format, docs, &key, params, None, Timestamp::now_utc())
+        .map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, false)
+}
