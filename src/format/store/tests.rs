@@ -1,0 +1,1 @@
+//! Tests of the store face: dispatch, metadata placement and error messages.
