@@ -404,8 +404,13 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// A sops `TreeBranch` through Go's `json.Marshal` (compact mode only).
+    /// A sops `TreeBranch` through Go's `json.Marshal` (compact mode only). sops builds its
+    /// slices by appending, so an empty one is a nil slice: `null`.
     fn tree_items(&mut self, map: &'a Map) -> Result<(), EmitError> {
+        if map.is_empty() {
+            self.out.push_str("null");
+            return Ok(());
+        }
         self.out.push('[');
         for (i, item) in map.0.iter().enumerate() {
             if i > 0 {
@@ -433,6 +438,11 @@ impl<'a> Writer<'a> {
     }
 
     fn list(&mut self, items: &'a [Node], depth: usize) -> Result<(), EmitError> {
+        if !self.indent && items.is_empty() {
+            // A nil slice through `json.Marshal` (see `tree_items`).
+            self.out.push_str("null");
+            return Ok(());
+        }
         let mut empty = true;
         self.out.push('[');
         for (i, item) in items.iter().enumerate() {
@@ -756,10 +766,16 @@ mod tests {
     fn compact_mode_marshals_tree_branches_like_go() {
         let mut m = Map::new();
         m.push("a", Node::Scalar(Scalar::Float(1.0)));
-        let list = Node::List(vec![Node::Map(m), Node::str("<x>"), Node::Scalar(Scalar::Null)]);
+        m.push("e", Node::List(vec![]));
+        let list = Node::List(vec![
+            Node::Map(m),
+            Node::str("<x>"),
+            Node::Scalar(Scalar::Null),
+            Node::Map(Map::new()),
+        ]);
         assert_eq!(
             String::from_utf8(emit_compact_go(&list).unwrap()).unwrap(),
-            r#"[[{"Key":"a","Value":1}],"\u003cx\u003e",null]"#
+            r#"[[{"Key":"a","Value":1},{"Key":"e","Value":null}],"\u003cx\u003e",null,null]"#
         );
     }
 }
