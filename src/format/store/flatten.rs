@@ -10,9 +10,9 @@
 //! `shamir_threshold` an integer; every other value stays text (the metadata reader accepts
 //! text). List positions that are missing become nulls.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::{Format, StoreError};
+use super::{Format, MAX_DEPTH, StoreError};
 use crate::format::scalar::{Scalar, format_float_plain};
 use crate::format::tree::{Map, Node};
 
@@ -128,9 +128,13 @@ fn tokenize(path: &str) -> Vec<Token<'_>> {
 
 /// Rebuilds the metadata tree from flattened pairs (without the `sops_` prefix), in the order
 /// the keys first appear. A later duplicate key replaces the earlier value.
+///
+/// Linear in the input: lookups go through an index, the list slots all lists may grow to are
+/// bounded by the number of pairs (a list sops wrote has at least one pair per element), and a
+/// key may nest at most [`MAX_DEPTH`] levels.
 pub(crate) fn unflatten(pairs: Flat) -> Result<Map, FlattenError> {
-    let limit = pairs.len();
-    let mut root = Node::Map(Map::new());
+    let mut budget = pairs.len();
+    let mut root = Slot::Map(Vec::new(), HashMap::new());
     for (key, value) in pairs {
         let value = value.replace("\\n", "\n");
         let node = match key.as_str() {
@@ -143,23 +147,52 @@ pub(crate) fn unflatten(pairs: Flat) -> Result<Map, FlattenError> {
             },
             _ => Node::Scalar(Scalar::str(value)),
         };
-        insert(&mut root, &tokenize(&key), node, &key, limit)?;
+        let tokens = tokenize(&key);
+        if tokens.len() > MAX_DEPTH {
+            return Err(FlattenError::new(&key, format!("the key nests deeper than {MAX_DEPTH}")));
+        }
+        insert(&mut root, &tokens, node, &key, &mut budget)?;
     }
-    match root {
+    match root.into_node() {
         Node::Map(m) => Ok(m),
         _ => Ok(Map::new()),
     }
 }
 
+/// A tree under construction, with an index over each map's keys.
+enum Slot {
+    Empty,
+    Leaf(Node),
+    Map(Vec<(String, Slot)>, HashMap<String, usize>),
+    List(Vec<Slot>),
+}
+
+impl Slot {
+    fn into_node(self) -> Node {
+        match self {
+            Slot::Empty => Node::Scalar(Scalar::Null),
+            Slot::Leaf(node) => node,
+            Slot::Map(entries, _) => {
+                let mut map = Map::new();
+                for (k, v) in entries {
+                    map.push(k, v.into_node());
+                }
+                Node::Map(map)
+            }
+            Slot::List(items) => Node::List(items.into_iter().map(Slot::into_node).collect()),
+        }
+    }
+}
+
 fn insert(
-    slot: &mut Node,
+    slot: &mut Slot,
     tokens: &[Token<'_>],
     value: Node,
     key: &str,
-    limit: usize,
+    budget: &mut usize,
 ) -> Result<(), FlattenError> {
     let Some((token, rest)) = tokens.split_first() else {
-        *slot = value;
+        *slot = Slot::Leaf(value);
         return Ok(());
     };
     let conflict = || {
@@ -170,34 +203,36 @@ fn insert(
     };
     match token {
         Token::Key(name) => {
-            if matches!(slot, Node::Scalar(Scalar::Null)) {
-                *slot = Node::Map(Map::new());
+            if matches!(slot, Slot::Empty) {
+                *slot = Slot::Map(Vec::new(), HashMap::new());
             }
-            let Node::Map(map) = slot else { return Err(conflict()) };
-            if map.get(name).is_none() {
-                map.push(*name, Node::Scalar(Scalar::Null));
-            }
-            let next = map.get_mut(name).ok_or_else(conflict)?;
-            insert(next, rest, value, key, limit)
+            let Slot::Map(entries, index) = slot else { return Err(conflict()) };
+            let at = *index.entry((*name).to_owned()).or_insert_with(|| {
+                entries.push(((*name).to_owned(), Slot::Empty));
+                entries.len() - 1
+            });
+            insert(&mut entries[at].1, rest, value, key, budget)
         }
         Token::Index(text) => {
             let index: usize = text.parse().map_err(|_| {
                 FlattenError::new(key, format!("list index `{text}` is not a whole number"))
             })?;
-            if index >= limit {
-                return Err(FlattenError::new(
-                    key,
-                    format!("list index {index} is larger than the number of metadata entries"),
-                ));
+            if matches!(slot, Slot::Empty) {
+                *slot = Slot::List(Vec::new());
             }
-            if matches!(slot, Node::Scalar(Scalar::Null)) {
-                *slot = Node::List(Vec::new());
-            }
-            let Node::List(items) = slot else { return Err(conflict()) };
+            let Slot::List(items) = slot else { return Err(conflict()) };
             if items.len() <= index {
-                items.resize(index + 1, Node::Scalar(Scalar::Null));
+                let grow = index + 1 - items.len();
+                if grow > *budget {
+                    return Err(FlattenError::new(
+                        key,
+                        format!("list index {index} is larger than the number of metadata entries"),
+                    ));
+                }
+                *budget -= grow;
+                items.resize_with(index + 1, || Slot::Empty);
             }
-            insert(&mut items[index], rest, value, key, limit)
+            insert(&mut items[index], rest, value, key, budget)
         }
     }
 }
@@ -333,6 +368,31 @@ mod tests {
         let e = unflatten(vec![("age__list_99999999999__map_enc".to_owned(), "v".to_owned())])
             .unwrap_err();
         assert!(e.message.contains("larger than the number of metadata entries"), "{}", e.message);
+    }
+
+    #[test]
+    fn list_growth_is_bounded_by_the_number_of_entries() {
+        // Each key alone is within bounds; together they would allocate n² slots.
+        let n = 200;
+        let pairs: Flat =
+            (0..n).map(|i| (format!("k{i}__list_{}", n - 1), "v".to_owned())).collect();
+        let e = unflatten(pairs).unwrap_err();
+        assert!(e.message.contains("larger than the number of metadata entries"), "{}", e.message);
+    }
+
+    #[test]
+    fn refuses_keys_nested_too_deep() {
+        let key = format!("a{}", "__map_x".repeat(MAX_DEPTH + 1));
+        let e = unflatten(vec![(key, "v".to_owned())]).unwrap_err();
+        assert!(e.message.contains("nests deeper than"), "{}", e.message);
+    }
+
+    #[test]
+    fn many_keys_unflatten_quickly() {
+        let pairs: Flat = (0..100_000).map(|i| (format!("key{i}"), "v".to_owned())).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(unflatten(pairs).unwrap().0.len(), 100_000);
+        assert!(start.elapsed().as_secs() < 5, "unflatten is not linear");
     }
 
     #[test]
