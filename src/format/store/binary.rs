@@ -18,12 +18,15 @@ pub(crate) fn parse_plain(input: &[u8]) -> Map {
 /// The raw bytes of the string under `data` (sops: exactly one document, a string `data`).
 pub(crate) fn emit_plain(docs: &[Document]) -> Result<Zeroizing<Vec<u8>>, EmitError> {
     let [doc] = docs else {
-        return Err(EmitError::new(&[], "must be exactly one document for the binary format"));
+        return Err(EmitError {
+            path: format!("the file of {} documents", docs.len()),
+            message: "cannot be one binary file (it needs exactly one document)".to_owned(),
+        });
     };
     match doc.get("data") {
         Some(Node::Scalar(Scalar::Str(bytes))) => Ok(Zeroizing::new(bytes.to_vec())),
         Some(_) => Err(EmitError {
-            path: "[\"data\"]".to_owned(),
+            path: "the value at [\"data\"]".to_owned(),
             message: "is not a string, so it cannot be written as a binary file".to_owned(),
         }),
         None => Err(EmitError::new(
@@ -53,9 +56,10 @@ mod tests {
         let mut doc = Map::new();
         doc.push("data", Node::Scalar(Scalar::Int(1)));
         let e = emit_plain(&[doc]).unwrap_err();
-        assert_eq!(e.path, "[\"data\"]");
+        assert_eq!(e.path, "the value at [\"data\"]");
         assert!(e.message.contains("is not a string"));
         let e = emit_plain(&[]).unwrap_err();
+        assert_eq!(e.path, "the file of 0 documents");
         assert!(e.message.contains("exactly one document"));
     }
 }

@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(emit_str(&doc), "b=true\nf=1.0\nn=<nil>\ni=42\n");
         doc.push("nested", Node::Map(Map::new()));
         let e = emit(&doc).unwrap_err();
-        assert_eq!(e.path, "[\"nested\"]");
+        assert_eq!(e.path, "the value at [\"nested\"]");
         assert!(e.message.contains("cannot hold a complex value"), "{}", e.message);
     }
 

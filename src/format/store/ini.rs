@@ -650,7 +650,7 @@ k9 = 'single'\nk10 = a # b\nk11=\nk12 = \"a\"b\"\n";
         let mut doc = Map::new();
         doc.push("a", Node::str("x"));
         let e = emit(&[doc], None).unwrap_err();
-        assert_eq!(e.path, "[\"a\"]");
+        assert_eq!(e.path, "the value at [\"a\"]");
         assert!(e.message.contains("must be a section"), "{}", e.message);
     }
 

@@ -741,7 +741,7 @@ mod tests {
         let mut m = Map::new();
         m.push("list", Node::List(vec![Node::Scalar(Scalar::Float(f64::INFINITY))]));
         let e = emit_document(&m).unwrap_err();
-        assert_eq!(e.path, "[\"list\"][0]");
+        assert_eq!(e.path, "the value at [\"list\"][0]");
         assert!(e.message.contains("+Inf"), "{}", e.message);
     }
 

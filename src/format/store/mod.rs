@@ -147,8 +147,15 @@ pub enum StoreError {
     #[error("failed to read the sops metadata of the {format} input at `{key}`: {message}")]
     Metadata { format: Format, key: String, message: String },
     /// A value cannot be written in this format (nested value in dotenv, NaN in JSON, …).
-    #[error("cannot write {format}: the value at {path} {message}")]
+    /// `path` says which: `the value at ["a"]["b"][0]`, or `the document`.
+    #[error("cannot write {format}: {path} {message}")]
     Unrepresentable { format: Format, path: String, message: String },
+    /// There is no document to write.
+    #[error("cannot write {format}: there is no document")]
+    NoDocument { format: Format },
+    /// `--extract` picked a value this format cannot print on its own (sops refuses it too).
+    #[error("cannot print the extracted value as {format}: {message}")]
+    CannotExtract { format: Format, message: String },
 }
 
 /// A parse failure inside one format module, before the format is attached.
@@ -193,12 +200,12 @@ pub(crate) enum PathSeg<'a> {
     Index(usize),
 }
 
-/// `["a"]["b"][0]`, the `--extract` syntax; the empty path is "the document".
+/// `the value at ["a"]["b"][0]` (the `--extract` syntax), or `the document` for the root.
 pub(crate) fn path_string(path: &[PathSeg<'_>]) -> String {
     if path.is_empty() {
         return "the document".to_owned();
     }
-    let mut s = String::new();
+    let mut s = String::from("the value at ");
     for seg in path {
         match seg {
             PathSeg::Key(k) => s.push_str(&format!("[{k:?}]")),
@@ -223,11 +230,16 @@ fn parse_yaml(input: &[u8]) -> Result<Vec<Document>, StoreError> {
     if input.is_empty() {
         return Err(StoreError::Empty { format: Format::Yaml });
     }
-    yaml::parse(input).map_err(|e| StoreError::Syntax {
+    let docs = yaml::parse(input).map_err(|e| StoreError::Syntax {
         format: Format::Yaml,
         at: Position { line: e.line, column: Some(e.column) },
         message: e.message,
-    })
+    })?;
+    // sops refuses a file without any document (`len(branches) < 1`, exit 92).
+    if docs.is_empty() {
+        return Err(StoreError::Empty { format: Format::Yaml });
+    }
+    Ok(docs)
 }
 
 /// Writes documents as `sops decrypt` prints them. JSON, dotenv and binary write the first
@@ -246,11 +258,7 @@ pub fn emit_plain(format: Format, docs: &[Document]) -> Result<Zeroizing<Vec<u8>
 }
 
 fn no_document(format: Format) -> StoreError {
-    StoreError::Unrepresentable {
-        format,
-        path: "the file".to_owned(),
-        message: "has no document to write".to_owned(),
-    }
+    StoreError::NoDocument { format }
 }
 
 /// The documents without their metadata, and the metadata tree (for YAML, from the first
@@ -372,35 +380,30 @@ pub fn emit_value(format: Format, node: &Node) -> Result<Zeroizing<Vec<u8>>, Sto
     if let Node::Map(map) = node {
         return emit_plain(format, std::slice::from_ref(map));
     }
-    let unsupported = |message: String| StoreError::Unrepresentable {
-        format,
-        path: "the extracted value".to_owned(),
-        message,
-    };
+    let unsupported = |message: String| StoreError::CannotExtract { format, message };
     match format {
         Format::Yaml => Ok(Zeroizing::new(yaml::emit_value(node).into_bytes())),
         Format::Json => json::emit_value(node).map(Zeroizing::new).map_err(|e| e.with(format)),
         Format::Ini => json::emit_compact_go(node).map(Zeroizing::new).map_err(|e| e.with(format)),
         Format::Dotenv => Err(unsupported(format!(
-            "is a {}: the dotenv store only supports emitting strings",
+            "the dotenv store only prints strings, and this is a {}",
             gofmt::go_type_name(node)
         ))),
         Format::Binary => Err(unsupported(
-            "is not a string: binary files are not structured, so only the whole file can be \
-             extracted"
+            "binary files are not structured, so only a string (the whole file) can be printed"
                 .to_owned(),
         )),
     }
 }
 
 /// True when the input already carries sops metadata (sops refuses to encrypt it again, exit
-/// 203): a top-level `sops` key (YAML, JSON), a key starting with `sops_` (dotenv), a `[sops]`
-/// section (INI). Never for binary: sops wraps any file again. Input that does not parse has
-/// no metadata.
+/// 203): a top-level `sops` key in the first document (YAML, JSON), a key starting with `sops_`
+/// (dotenv), a `[sops]` section (INI). Never for binary: sops wraps any file again. Input that
+/// does not parse has no metadata.
 pub fn has_metadata(format: Format, input: &[u8]) -> bool {
-    let top_level_sops = |docs: &[Document]| docs.iter().any(|d| d.get("sops").is_some());
     match format {
-        Format::Yaml => parse_yaml(input).is_ok_and(|docs| top_level_sops(&docs)),
+        Format::Yaml => parse_yaml(input)
+            .is_ok_and(|docs| docs.first().is_some_and(|d| d.get("sops").is_some())),
         Format::Json => json::parse(input).is_ok_and(|doc| doc.get("sops").is_some()),
         Format::Dotenv => dotenv::parse(input)
             .is_ok_and(|doc| doc.entries().any(|(k, _)| k.starts_with(dotenv::SOPS_PREFIX))),
