@@ -407,6 +407,17 @@ mod tests {
     }
 
     #[test]
+    fn refuses_to_flatten_non_text_metadata_naming_the_key() {
+        let mut md = Map::new();
+        md.push("mac", Node::Scalar(Scalar::bytes(vec![0xff])));
+        let e = flatten(&md).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.message.as_str()),
+            ("mac", "the metadata value is not UTF-8 text")
+        );
+    }
+
+    #[test]
     fn rejects_non_integer_threshold() {
         let e = unflatten(vec![("shamir_threshold".to_owned(), "two".to_owned())]).unwrap_err();
         assert_eq!(

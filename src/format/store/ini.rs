@@ -646,6 +646,22 @@ k9 = 'single'\nk10 = a # b\nk11=\nk12 = \"a\"b\"\n";
     }
 
     #[test]
+    fn empty_section_and_key_names_cannot_be_written() {
+        let mut doc = Map::new();
+        doc.push("", Node::Map(Map::new()));
+        let e = emit(&[doc], None).unwrap_err();
+        assert_eq!(e.path, "the value at [\"\"]");
+        assert_eq!(e.message, "is a section with an empty name");
+        let mut s = Map::new();
+        s.push("", Node::str("v"));
+        let mut doc = Map::new();
+        doc.push("sec", Node::Map(s));
+        let e = emit(&[doc], None).unwrap_err();
+        assert_eq!(e.path, "the value at [\"sec\"][\"\"]");
+        assert_eq!(e.message, "has an empty key name, which INI cannot hold");
+    }
+
+    #[test]
     fn top_level_scalars_cannot_be_written() {
         let mut doc = Map::new();
         doc.push("a", Node::str("x"));
@@ -656,7 +672,8 @@ k9 = 'single'\nk10 = a # b\nk11=\nk12 = \"a\"b\"\n";
 
     #[test]
     fn errors_name_the_line_and_never_the_value() {
-        let cases: [(&[u8], usize, &str); 6] = [
+        let cases: [(&[u8], usize, &str); 7] = [
+            (b"[s]\n`quoted` value\n", 2, "the line has no `=` or `:` after the quoted key"),
             (b"a=1\n[s\nb=2\n", 2, "the section header has no closing `]`"),
             (
                 b"a=1\nsecret-without-equals\n",

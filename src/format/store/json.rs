@@ -718,6 +718,22 @@ mod tests {
             "line 1, column 7: invalid number: expected a digit in the exponent"
         );
         assert_eq!(
+            err_of(b"{\"a\": "),
+            "line 1, column 7: unexpected end of input: a value is missing"
+        );
+        assert_eq!(
+            err_of(b"{\"a\": [1,"),
+            "line 1, column 10: unexpected end of input: a value is missing"
+        );
+        assert_eq!(
+            err_of(b"{\"a\": [1"),
+            "line 1, column 9: unexpected end of input inside an array"
+        );
+        assert_eq!(
+            err_of(b"{\"a\": 1,"),
+            "line 1, column 9: unexpected end of input inside an object"
+        );
+        assert_eq!(
             err_of(b"{\"a\": }"),
             "line 1, column 7: expected a value (object, array, string, number, true, false or null)"
         );
