@@ -1,0 +1,99 @@
+//! Input decoding as go-yaml's reader does it: a UTF-8 or UTF-16 byte order mark picks the
+//! encoding, the text must be valid Unicode, and control characters are refused.
+
+use super::YamlError;
+
+/// How many NUL bytes follow the text, so that the scanner's look-ahead always finds an end.
+pub(super) const PADDING: usize = 8;
+
+/// Decodes the input into UTF-8 without a byte order mark, followed by [`PADDING`] NUL bytes.
+pub(super) fn decode(input: &[u8]) -> Result<Vec<u8>, YamlError> {
+    let mut text = match input {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
+        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest)?,
+        _ => utf8(input)?,
+    };
+    check_characters(&text)?;
+    text.extend_from_slice(&[0; PADDING]);
+    Ok(text)
+}
+
+fn utf8(bytes: &[u8]) -> Result<Vec<u8>, YamlError> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(bytes.to_vec()),
+        Err(e) => {
+            let (line, column) = position(&bytes[..e.valid_up_to()]);
+            Err(YamlError {
+                line,
+                column,
+                message: "the input is not valid UTF-8 (YAML files must be UTF-8 or UTF-16 text)"
+                    .into(),
+            })
+        }
+    }
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<Vec<u8>, YamlError> {
+    let units = bytes.chunks(2).map(|c| match c {
+        [a, b] => Ok(unit([*a, *b])),
+        _ => Err(()),
+    });
+    let mut out = String::with_capacity(bytes.len());
+    let mut pending = Vec::new();
+    for u in units {
+        match u {
+            Ok(u) => pending.push(u),
+            Err(()) => return Err(utf16_error(&out)),
+        }
+    }
+    for c in char::decode_utf16(pending) {
+        match c {
+            Ok(c) => out.push(c),
+            Err(_) => return Err(utf16_error(&out)),
+        }
+    }
+    Ok(out.into_bytes())
+}
+
+fn utf16_error(decoded: &str) -> YamlError {
+    let (line, column) = position(decoded.as_bytes());
+    YamlError { line, column, message: "the input is not valid UTF-16".into() }
+}
+
+/// go-yaml accepts TAB, LF, CR, printable ASCII, NEL and everything from U+00A0 except
+/// surrogates and U+FFFE/U+FFFF.
+fn check_characters(text: &[u8]) -> Result<(), YamlError> {
+    let s = std::str::from_utf8(text).map_err(|_| YamlError {
+        line: 1,
+        column: 1,
+        message: "the input is not valid UTF-8".into(),
+    })?;
+    for (i, c) in s.char_indices() {
+        let ok = matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7E}' | '\u{85}')
+            || ('\u{A0}'..='\u{D7FF}').contains(&c)
+            || ('\u{E000}'..='\u{FFFD}').contains(&c)
+            || c >= '\u{10000}';
+        if !ok {
+            let (line, column) = position(&text[..i]);
+            return Err(YamlError {
+                line,
+                column,
+                message: format!(
+                    "control character U+{:04X} is not allowed in YAML (escape it in a \
+                     double-quoted string)",
+                    u32::from(c)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line and column just after `prefix`.
+fn position(prefix: &[u8]) -> (usize, usize) {
+    let text = String::from_utf8_lossy(prefix);
+    let line = text.matches('\n').count() + 1;
+    let column = text.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
