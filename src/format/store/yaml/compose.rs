@@ -64,8 +64,9 @@ impl Node {
     }
 }
 
-/// Deeper nesting than this is refused (it would only serve to exhaust the stack).
-pub(super) const MAX_DEPTH: usize = 1000;
+/// Deeper nesting than this is refused: no configuration needs it, and the recursive parts
+/// (conversion, emission, drop) must fit a 2 MiB thread stack even in a debug build.
+pub(super) const MAX_DEPTH: usize = 256;
 
 pub(super) struct Composer {
     parser: Parser,
@@ -73,7 +74,6 @@ pub(super) struct Composer {
     pub nodes: Vec<Node>,
     anchors: HashMap<Vec<u8>, NodeId>,
     started: bool,
-    depth: usize,
 }
 
 type Result<T = ()> = std::result::Result<T, YamlError>;
@@ -97,14 +97,7 @@ fn event_name(t: EventType) -> &'static str {
 
 impl Composer {
     pub fn new(parser: Parser) -> Self {
-        Composer {
-            parser,
-            event: None,
-            nodes: Vec::new(),
-            anchors: HashMap::new(),
-            started: false,
-            depth: 0,
-        }
+        Composer { parser, event: None, nodes: Vec::new(), anchors: HashMap::new(), started: false }
     }
 
     fn peek(&mut self) -> Result<EventType> {
@@ -205,29 +198,63 @@ impl Composer {
         }
     }
 
+    /// One node and everything under it. Iterative, so deep nesting cannot exhaust the stack.
     fn parse(&mut self) -> Result<NodeId> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(super::syntax_error(
-                &format!("the document nests deeper than {MAX_DEPTH} levels"),
-                self.current().start_mark,
-                None,
-            ));
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            let mut completed = match self.peek()? {
+                EventType::Scalar => Some(self.scalar()?),
+                EventType::Alias => Some(self.alias()?),
+                EventType::MappingStart => {
+                    let n = self.push(Kind::Mapping, ScalarStyle::Any);
+                    let block = !self.nodes[n as usize].flow;
+                    self.anchor(n);
+                    self.expect(EventType::MappingStart)?;
+                    stack.push(Frame::Mapping { n, block, key: None });
+                    None
+                }
+                EventType::SequenceStart => {
+                    let n = self.push(Kind::Sequence, ScalarStyle::Any);
+                    self.anchor(n);
+                    self.expect(EventType::SequenceStart)?;
+                    stack.push(Frame::Sequence { n });
+                    None
+                }
+                t => {
+                    return Err(super::syntax_error(
+                        &format!("unexpected {} event", event_name(t)),
+                        self.current().start_mark,
+                        None,
+                    ));
+                }
+            };
+            if stack.len() > MAX_DEPTH {
+                return Err(super::syntax_error(
+                    &format!("the document nests deeper than {MAX_DEPTH} levels"),
+                    self.current().start_mark,
+                    None,
+                ));
+            }
+            loop {
+                if let Some(child) = completed.take() {
+                    match stack.last_mut() {
+                        None => return Ok(child),
+                        Some(frame) => self.add_child(frame, child)?,
+                    }
+                }
+                let end = match stack.last() {
+                    Some(Frame::Mapping { .. }) => EventType::MappingEnd,
+                    Some(Frame::Sequence { .. }) => EventType::SequenceEnd,
+                    None => break,
+                };
+                if self.peek()? != end {
+                    break;
+                }
+                if let Some(frame) = stack.pop() {
+                    completed = Some(self.close(frame)?);
+                }
+            }
         }
-        let r = match self.peek()? {
-            EventType::Scalar => self.scalar(),
-            EventType::Alias => self.alias(),
-            EventType::MappingStart => self.mapping(),
-            EventType::SequenceStart => self.sequence(),
-            EventType::DocumentStart => self.document(),
-            t => Err(super::syntax_error(
-                &format!("unexpected {} event", event_name(t)),
-                self.current().start_mark,
-                None,
-            )),
-        };
-        self.depth -= 1;
-        r
     }
 
     fn document(&mut self) -> Result<NodeId> {
@@ -273,17 +300,66 @@ impl Composer {
         Ok(n)
     }
 
-    fn sequence(&mut self) -> Result<NodeId> {
-        let n = self.push(Kind::Sequence, ScalarStyle::Any);
-        self.anchor(n);
-        self.expect(EventType::SequenceStart)?;
-        while self.peek()? != EventType::SequenceEnd {
-            let child = self.parse()?;
-            self.nodes[n as usize].content.push(child);
+    /// A finished child of an open collection, with go-yaml's moves of foot comments.
+    fn add_child(&mut self, frame: &mut Frame, child: NodeId) -> Result {
+        match frame {
+            Frame::Sequence { n } => self.nodes[*n as usize].content.push(child),
+            Frame::Mapping { n, block, key } => {
+                let n = *n;
+                self.nodes[n as usize].content.push(child);
+                match key.take() {
+                    None => {
+                        if *block && !self.nodes[child as usize].foot().is_empty() {
+                            // A foot comment for the prior value when being dedented.
+                            let len = self.nodes[n as usize].content.len();
+                            if len > 2 {
+                                let prior = self.nodes[n as usize].content[len - 3];
+                                let foot = self.nodes[child as usize].take_foot();
+                                self.nodes[prior as usize].set_foot(foot);
+                            }
+                        }
+                        *key = Some(child);
+                    }
+                    Some(k) => {
+                        if self.nodes[k as usize].foot().is_empty()
+                            && !self.nodes[child as usize].foot().is_empty()
+                        {
+                            let foot = self.nodes[child as usize].take_foot();
+                            self.nodes[k as usize].set_foot(foot);
+                        }
+                        if self.peek()? == EventType::TailComment {
+                            let event = self.expect(EventType::TailComment)?;
+                            if self.nodes[k as usize].foot().is_empty() {
+                                self.nodes[k as usize].set_foot(event.foot_comment);
+                            }
+                        }
+                    }
+                }
+            }
         }
-        let end = self.expect(EventType::SequenceEnd)?;
-        self.set_end_comments(n, end);
-        Ok(n)
+        Ok(())
+    }
+
+    /// Ends a collection at its end event.
+    fn close(&mut self, frame: Frame) -> Result<NodeId> {
+        match frame {
+            Frame::Sequence { n } => {
+                let end = self.expect(EventType::SequenceEnd)?;
+                self.set_end_comments(n, end);
+                Ok(n)
+            }
+            Frame::Mapping { n, .. } => {
+                let end = self.expect(EventType::MappingEnd)?;
+                self.set_end_comments(n, end);
+                let node = &self.nodes[n as usize];
+                if !node.flow && !node.foot().is_empty() && node.content.len() > 1 {
+                    let last_key = node.content[node.content.len() - 2];
+                    let foot = self.nodes[n as usize].take_foot();
+                    self.nodes[last_key as usize].set_foot(foot);
+                }
+                Ok(n)
+            }
+        }
     }
 
     fn set_end_comments(&mut self, n: NodeId, end: Event) {
@@ -294,48 +370,12 @@ impl Composer {
             c.foot = end.foot_comment;
         }
     }
+}
 
-    fn mapping(&mut self) -> Result<NodeId> {
-        let n = self.push(Kind::Mapping, ScalarStyle::Any);
-        let block = !self.nodes[n as usize].flow;
-        self.anchor(n);
-        self.expect(EventType::MappingStart)?;
-        while self.peek()? != EventType::MappingEnd {
-            let k = self.parse()?;
-            self.nodes[n as usize].content.push(k);
-            if block && !self.nodes[k as usize].foot().is_empty() {
-                // A foot comment for the prior value when being dedented.
-                let len = self.nodes[n as usize].content.len();
-                if len > 2 {
-                    let prior = self.nodes[n as usize].content[len - 3];
-                    let foot = self.nodes[k as usize].take_foot();
-                    self.nodes[prior as usize].set_foot(foot);
-                }
-            }
-            let v = self.parse()?;
-            self.nodes[n as usize].content.push(v);
-            if self.nodes[k as usize].foot().is_empty() && !self.nodes[v as usize].foot().is_empty()
-            {
-                let foot = self.nodes[v as usize].take_foot();
-                self.nodes[k as usize].set_foot(foot);
-            }
-            if self.peek()? == EventType::TailComment {
-                let event = self.expect(EventType::TailComment)?;
-                if self.nodes[k as usize].foot().is_empty() {
-                    self.nodes[k as usize].set_foot(event.foot_comment);
-                }
-            }
-        }
-        let end = self.expect(EventType::MappingEnd)?;
-        self.set_end_comments(n, end);
-        let node = &self.nodes[n as usize];
-        if !node.flow && !node.foot().is_empty() && node.content.len() > 1 {
-            let last_key = node.content[node.content.len() - 2];
-            let foot = self.nodes[n as usize].take_foot();
-            self.nodes[last_key as usize].set_foot(foot);
-        }
-        Ok(n)
-    }
+/// An open collection while composing.
+enum Frame {
+    Sequence { n: NodeId },
+    Mapping { n: NodeId, block: bool, key: Option<NodeId> },
 }
 
 /// `tag:yaml.org,2002:x` is written `!!x`; other tags stay as they are.

@@ -287,7 +287,7 @@ impl<'a> Loader<'a> {
                 self.leave_alias(id);
                 match r? {
                     Some(s) => s,
-                    None => return Err(self.non_string_key(n, "a collection")),
+                    None => return Err(self.non_string_key(n, "an alias of a collection")),
                 }
             }
             _ => return Err(self.non_string_key(n, "a collection")),
@@ -310,71 +310,82 @@ impl<'a> Loader<'a> {
     }
 
     fn non_string_key(&self, n: &YNode, what: &str) -> YamlError {
-        let shown = if n.kind == Kind::Scalar {
-            format!("{:?}", String::from_utf8_lossy(&n.value))
-        } else if n.kind == Kind::Alias {
-            format!("*{}", String::from_utf8_lossy(&n.value))
-        } else {
-            "(a collection)".to_owned()
+        let shown = match n.kind {
+            Kind::Scalar => format!(" {:?}", String::from_utf8_lossy(&n.value)),
+            Kind::Alias => format!(" *{}", String::from_utf8_lossy(&n.value)),
+            _ => String::new(),
         };
         error_at(
             n,
             format!(
-                "mapping key {shown} is {what}, not a string: sops only supports string keys \
+                "mapping key{shown} is {what}, not a string: sops only supports string keys \
                  (quote the key)"
             ),
         )
     }
 
-    /// `nodeToTreeValue`.
+    /// `nodeToTreeValue`. The arms live in their own functions to keep this recursive frame small.
     fn value(&mut self, id: NodeId, comments_handled: bool) -> Result<Node> {
         self.enter(id)?;
-        let n = self.node(id);
-        let v = match n.kind {
+        let v = match self.node(id).kind {
             Kind::Document => {
-                return Err(error_at(n, "a document cannot be nested in a value".into()));
+                Err(error_at(self.node(id), "a document cannot be nested in a value".into()))
             }
-            Kind::Sequence => {
-                self.count(id)?;
-                let mut items = Vec::with_capacity(n.content.len());
-                if !comments_handled {
-                    push_list_comments(n.head(), &mut items);
-                    push_list_comments(n.line_comment(), &mut items);
-                }
-                for &item in &n.content {
-                    let it = self.node(item);
-                    push_list_comments(it.head(), &mut items);
-                    push_list_comments(it.line_comment(), &mut items);
-                    let v = self.value(item, true)?;
-                    items.push(v);
-                    push_list_comments(it.foot(), &mut items);
-                }
-                if !comments_handled {
-                    push_list_comments(n.foot(), &mut items);
-                }
-                Node::List(items)
-            }
-            Kind::Mapping => {
-                let mut items = Vec::new();
-                self.depth -= 1;
-                self.branch(id, &mut items, comments_handled)?;
-                self.depth += 1;
-                Node::Map(Map(items))
-            }
-            Kind::Scalar => {
-                self.count(id)?;
-                Node::Scalar(self.scalar(id)?)
-            }
-            Kind::Alias => {
-                self.count(id)?;
-                let target = self.enter_alias(id)?;
-                let r = self.value(target, false);
-                self.leave_alias(id);
-                r?
-            }
+            Kind::Sequence => self.sequence_value(id, comments_handled),
+            Kind::Mapping => self.mapping_value(id, comments_handled),
+            Kind::Scalar => self.scalar_value(id),
+            Kind::Alias => self.alias_value(id),
         };
         self.depth -= 1;
-        Ok(v)
+        v
+    }
+
+    #[inline(never)]
+    fn sequence_value(&mut self, id: NodeId, comments_handled: bool) -> Result<Node> {
+        self.count(id)?;
+        let n = self.node(id);
+        let mut items = Vec::with_capacity(n.content.len());
+        if !comments_handled {
+            push_list_comments(n.head(), &mut items);
+            push_list_comments(n.line_comment(), &mut items);
+        }
+        for &item in &n.content {
+            let it = self.node(item);
+            push_list_comments(it.head(), &mut items);
+            push_list_comments(it.line_comment(), &mut items);
+            let v = self.value(item, true)?;
+            items.push(v);
+            push_list_comments(it.foot(), &mut items);
+        }
+        if !comments_handled {
+            push_list_comments(n.foot(), &mut items);
+        }
+        Ok(Node::List(items))
+    }
+
+    #[inline(never)]
+    fn mapping_value(&mut self, id: NodeId, comments_handled: bool) -> Result<Node> {
+        let mut items = Vec::new();
+        self.depth -= 1;
+        let r = self.branch(id, &mut items, comments_handled);
+        self.depth += 1;
+        r?;
+        Ok(Node::Map(Map(items)))
+    }
+
+    #[inline(never)]
+    fn scalar_value(&mut self, id: NodeId) -> Result<Node> {
+        self.count(id)?;
+        Ok(Node::Scalar(self.scalar(id)?))
+    }
+
+    #[inline(never)]
+    fn alias_value(&mut self, id: NodeId) -> Result<Node> {
+        self.count(id)?;
+        let target = self.enter_alias(id)?;
+        let r = self.value(target, false);
+        self.leave_alias(id);
+        r
     }
 
     /// A scalar node decoded as go-yaml decodes it into an `interface{}`.
