@@ -144,6 +144,15 @@ pub(super) fn present(s: &Scalar) -> Presented<'_> {
     let written =
         choose_style(&analysis, value.is_empty(), requested, false, false, !has_tag, !has_tag);
 
+    // go-yaml cannot read back a block scalar whose first line starts with a tab ("found a tab
+    // character where an indentation space is expected"): `Node.Encode` fails, sops ignores the
+    // error and the empty node is written as null.
+    if matches!(written, ScalarStyle::Literal | ScalarStyle::Folded)
+        && value.first() == Some(&b'\t')
+    {
+        return Presented { value: Cow::Borrowed(b"null"), tag: None, style: ScalarStyle::Plain };
+    }
+
     // Parsed back: a plain scalar gets its resolved tag (`<<` gets !!merge), any other style
     // !!str, an explicit tag is kept as written.
     let reparsed_tag: &'static str = match tag {

@@ -277,15 +277,26 @@ fn corpus_matches_what_sops_wrote_and_printed() {
 }
 
 /// Feeding sops's output through sops again: the second pass must come out the same from us
-/// (`NAME.out2` holds it when it differs from the first pass, as `-0` becomes `0`).
+/// (`NAME.out2` holds it when it differs from the first pass, as `-0` becomes `0`; `NAME.err2`
+/// marks output that sops cannot read back).
 #[test]
 fn corpus_second_pass_matches_sops() {
     let mut second_passes = 0;
+    let mut failing_second_passes = 0;
     for name in inputs() {
         if STRICTER_THAN_SOPS.iter().any(|(n, _)| *n == name) {
             continue;
         }
         if let Expected::Output(out) = expected(&name) {
+            if corpus().join(format!("{name}.err2")).exists() {
+                // sops wrote output it cannot read back (a go-yaml emitter bug): so do we.
+                failing_second_passes += 1;
+                assert!(
+                    sops_cycle(&out).is_err(),
+                    "{name}: sops cannot re-read its output, we can"
+                );
+                continue;
+            }
             let want = std::fs::read(corpus().join(format!("{name}.out2")))
                 .unwrap_or_else(|_| out.clone());
             second_passes += usize::from(want != out);
@@ -294,6 +305,7 @@ fn corpus_second_pass_matches_sops() {
         }
     }
     assert!(second_passes >= 1, "no captured second pass differs from the first");
+    assert!(failing_second_passes >= 1, "no captured second pass fails");
 }
 
 /// Runs sops on one input as `capture.py` does: the normalized encrypted layout (when encrypt
@@ -359,7 +371,13 @@ fn corpus_recaptured_with_sops_is_unchanged() {
             (Ok(out), Expected::Output(want)) => {
                 let want2 = std::fs::read(corpus().join(format!("{name}.out2")))
                     .unwrap_or_else(|_| want.clone());
-                *out == want && matches!(second_pass(out), Some(Ok(again)) if again == want2)
+                let err2 = corpus().join(format!("{name}.err2")).exists();
+                *out == want
+                    && match second_pass(out) {
+                        Some(Ok(again)) => !err2 && again == want2,
+                        Some(Err(_)) => err2,
+                        None => false,
+                    }
             }
             (Err(e), Expected::EncryptFails(want) | Expected::DecryptFails(want)) => {
                 want.starts_with(e.as_str())
