@@ -18,7 +18,7 @@ pub(super) enum Kind {
     Alias,
 }
 
-/// A node's comments (rare, so boxed apart from the node).
+/// A node's comments (rare, so kept apart from the nodes).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Comments {
     pub head: Vec<u8>,
@@ -26,41 +26,153 @@ pub(super) struct Comments {
     pub foot: Vec<u8>,
 }
 
+/// "No node", "no tag", "no comments" in the compact fields below.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// A go-yaml node, compact: text lives in the arena's byte buffer, children form a linked list.
 #[derive(Clone, Debug)]
 pub(super) struct Node {
     pub kind: Kind,
     pub style: ScalarStyle,
     pub flow: bool,
-    /// The tag as written (resolved through `%TAG` directives), unless it is absent or `!`.
-    pub tag: Option<Box<str>>,
+    /// Index of the tag as written (resolved through `%TAG` directives), unless it is absent or
+    /// `!`.
+    tag: u32,
     /// Scalar text, or the anchor name of an alias.
-    pub value: Vec<u8>,
-    pub alias: Option<NodeId>,
-    pub content: Vec<NodeId>,
-    pub comments: Option<Box<Comments>>,
+    value_start: u32,
+    value_len: u32,
+    alias: u32,
+    first: u32,
+    last: u32,
+    next: u32,
+    comments: u32,
     /// 1-based position.
     pub line: u32,
     pub column: u32,
 }
 
-impl Node {
-    pub fn head(&self) -> &[u8] {
-        self.comments.as_deref().map_or(&[], |c| &c.head)
+/// Every node of the stream read so far, and their text.
+#[derive(Default)]
+pub(super) struct Arena {
+    nodes: Vec<Node>,
+    bytes: Vec<u8>,
+    tags: Vec<Box<str>>,
+    comments: Vec<Comments>,
+}
+
+/// The sizes of an arena's parts, to forget what was added after it.
+#[derive(Clone, Copy)]
+pub(super) struct ArenaMark([usize; 4]);
+
+impl Arena {
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
     }
-    pub fn line_comment(&self) -> &[u8] {
-        self.comments.as_deref().map_or(&[], |c| &c.line)
+
+    pub fn value(&self, id: NodeId) -> &[u8] {
+        let n = self.node(id);
+        &self.bytes[n.value_start as usize..(n.value_start + n.value_len) as usize]
     }
-    pub fn foot(&self) -> &[u8] {
-        self.comments.as_deref().map_or(&[], |c| &c.foot)
+
+    pub fn tag(&self, id: NodeId) -> Option<&str> {
+        self.tags.get(self.node(id).tag as usize).map(|t| &**t)
     }
-    fn set_foot(&mut self, foot: Vec<u8>) {
-        if foot.is_empty() && self.comments.is_none() {
+
+    pub fn alias(&self, id: NodeId) -> Option<NodeId> {
+        Some(self.node(id).alias).filter(|a| *a != NONE)
+    }
+
+    fn comments(&self, id: NodeId) -> Option<&Comments> {
+        self.comments.get(self.node(id).comments as usize)
+    }
+
+    pub fn head(&self, id: NodeId) -> &[u8] {
+        self.comments(id).map_or(&[], |c| &c.head)
+    }
+
+    pub fn line_comment(&self, id: NodeId) -> &[u8] {
+        self.comments(id).map_or(&[], |c| &c.line)
+    }
+
+    pub fn foot(&self, id: NodeId) -> &[u8] {
+        self.comments(id).map_or(&[], |c| &c.foot)
+    }
+
+    /// The children of a document, sequence or mapping (keys and values alternate).
+    pub fn children(&self, id: NodeId) -> Children<'_> {
+        Children { arena: self, next: self.node(id).first }
+    }
+
+    fn comments_mut(&mut self, id: NodeId) -> &mut Comments {
+        if self.nodes[id as usize].comments == NONE {
+            self.nodes[id as usize].comments = self.comments.len() as u32;
+            self.comments.push(Comments::default());
+        }
+        let i = self.nodes[id as usize].comments as usize;
+        &mut self.comments[i]
+    }
+
+    fn set_foot(&mut self, id: NodeId, foot: Vec<u8>) {
+        if foot.is_empty() && self.nodes[id as usize].comments == NONE {
             return;
         }
-        self.comments.get_or_insert_with(Default::default).foot = foot;
+        self.comments_mut(id).foot = foot;
     }
-    fn take_foot(&mut self) -> Vec<u8> {
-        self.comments.as_deref_mut().map(|c| std::mem::take(&mut c.foot)).unwrap_or_default()
+
+    fn take_foot(&mut self, id: NodeId) -> Vec<u8> {
+        if self.nodes[id as usize].comments == NONE {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.comments_mut(id).foot)
+    }
+
+    fn set_value(&mut self, id: NodeId, value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        let n = &mut self.nodes[id as usize];
+        n.value_start = start as u32;
+        n.value_len = value.len() as u32;
+    }
+
+    fn append(&mut self, parent: NodeId, child: NodeId) {
+        let p = &mut self.nodes[parent as usize];
+        if p.first == NONE {
+            p.first = child;
+        } else {
+            let last = p.last;
+            self.nodes[last as usize].next = child;
+        }
+        self.nodes[parent as usize].last = child;
+    }
+
+    pub fn mark(&self) -> ArenaMark {
+        ArenaMark([self.nodes.len(), self.bytes.len(), self.tags.len(), self.comments.len()])
+    }
+
+    /// Forgets everything added after `mark`.
+    pub fn truncate(&mut self, mark: ArenaMark) {
+        let [n, b, t, c] = mark.0;
+        self.nodes.truncate(n);
+        self.bytes.truncate(b);
+        self.tags.truncate(t);
+        self.comments.truncate(c);
+    }
+}
+
+pub(super) struct Children<'a> {
+    arena: &'a Arena,
+    next: u32,
+}
+
+impl Iterator for Children<'_> {
+    type Item = NodeId;
+    fn next(&mut self) -> Option<NodeId> {
+        if self.next == NONE {
+            return None;
+        }
+        let id = self.next;
+        self.next = self.arena.node(id).next;
+        Some(id)
     }
 }
 
@@ -68,10 +180,10 @@ impl Node {
 /// (conversion, emission, drop) must fit a 2 MiB thread stack even in a debug build.
 pub(super) const MAX_DEPTH: usize = 256;
 
-pub(super) struct Composer {
-    parser: Parser,
+pub(super) struct Composer<'a> {
+    parser: Parser<'a>,
     event: Option<Event>,
-    pub nodes: Vec<Node>,
+    pub arena: Arena,
     anchors: HashMap<Vec<u8>, NodeId>,
     started: bool,
 }
@@ -95,9 +207,15 @@ fn event_name(t: EventType) -> &'static str {
     }
 }
 
-impl Composer {
-    pub fn new(parser: Parser) -> Self {
-        Composer { parser, event: None, nodes: Vec::new(), anchors: HashMap::new(), started: false }
+impl<'a> Composer<'a> {
+    pub fn new(parser: Parser<'a>) -> Self {
+        Composer {
+            parser,
+            event: None,
+            arena: Arena::default(),
+            anchors: HashMap::new(),
+            started: false,
+        }
     }
 
     fn peek(&mut self) -> Result<EventType> {
@@ -156,38 +274,47 @@ impl Composer {
     }
 
     fn push(&mut self, kind: Kind, style: ScalarStyle) -> NodeId {
-        let e = self.current();
-        let tag = if e.tag.is_empty() || e.tag == b"!" {
-            None
-        } else {
-            Some(short_tag(&String::from_utf8_lossy(&e.tag)).into_boxed_str())
+        let e = self.event.as_ref();
+        let tag = match e.map(|e| e.tag.as_slice()) {
+            None | Some(b"" | b"!") => NONE,
+            Some(t) => {
+                self.arena.tags.push(short_tag(&String::from_utf8_lossy(t)).into_boxed_str());
+                (self.arena.tags.len() - 1) as u32
+            }
         };
-        let comments = if e.head_comment.is_empty()
-            && e.line_comment.is_empty()
-            && e.foot_comment.is_empty()
-        {
-            None
-        } else {
-            Some(Box::new(Comments {
-                head: e.head_comment.clone(),
-                line: e.line_comment.clone(),
-                foot: e.foot_comment.clone(),
-            }))
+        let comments = match e {
+            Some(e)
+                if !(e.head_comment.is_empty()
+                    && e.line_comment.is_empty()
+                    && e.foot_comment.is_empty()) =>
+            {
+                self.arena.comments.push(Comments {
+                    head: e.head_comment.clone(),
+                    line: e.line_comment.clone(),
+                    foot: e.foot_comment.clone(),
+                });
+                (self.arena.comments.len() - 1) as u32
+            }
+            _ => NONE,
         };
+        let mark = e.map(|e| e.start_mark).unwrap_or_default();
         let node = Node {
             kind,
             style,
-            flow: e.flow,
+            flow: e.is_some_and(|e| e.flow),
             tag,
-            value: Vec::new(),
-            alias: None,
-            content: Vec::new(),
+            value_start: 0,
+            value_len: 0,
+            alias: NONE,
+            first: NONE,
+            last: NONE,
+            next: NONE,
             comments,
-            line: u32::try_from(e.start_mark.line + 1).unwrap_or(u32::MAX),
-            column: u32::try_from(e.start_mark.column + 1).unwrap_or(u32::MAX),
+            line: u32::try_from(mark.line + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(mark.column + 1).unwrap_or(u32::MAX),
         };
-        let id = self.nodes.len() as NodeId;
-        self.nodes.push(node);
+        let id = self.arena.nodes.len() as NodeId;
+        self.arena.nodes.push(node);
         id
     }
 
@@ -207,10 +334,10 @@ impl Composer {
                 EventType::Alias => Some(self.alias()?),
                 EventType::MappingStart => {
                     let n = self.push(Kind::Mapping, ScalarStyle::Any);
-                    let block = !self.nodes[n as usize].flow;
+                    let block = !self.arena.node(n).flow;
                     self.anchor(n);
                     self.expect(EventType::MappingStart)?;
-                    stack.push(Frame::Mapping { n, block, key: None });
+                    stack.push(Frame::Mapping { n, block, key: None, last_key: None });
                     None
                 }
                 EventType::SequenceStart => {
@@ -261,10 +388,10 @@ impl Composer {
         let n = self.push(Kind::Document, ScalarStyle::Any);
         self.expect(EventType::DocumentStart)?;
         let child = self.parse()?;
-        self.nodes[n as usize].content.push(child);
+        self.arena.append(n, child);
         if self.peek()? == EventType::DocumentEnd {
             let foot = self.current().foot_comment.clone();
-            self.nodes[n as usize].set_foot(foot);
+            self.arena.set_foot(n, foot);
         }
         self.expect(EventType::DocumentEnd)?;
         Ok(n)
@@ -274,7 +401,7 @@ impl Composer {
         let n = self.push(Kind::Alias, ScalarStyle::Any);
         let name = self.current().anchor.clone();
         match self.anchors.get(&name) {
-            Some(&target) => self.nodes[n as usize].alias = Some(target),
+            Some(&target) => self.arena.nodes[n as usize].alias = target,
             None => {
                 return Err(super::syntax_error(
                     &format!("unknown anchor '{}' referenced", String::from_utf8_lossy(&name)),
@@ -283,7 +410,7 @@ impl Composer {
                 ));
             }
         }
-        self.nodes[n as usize].value = name;
+        self.arena.set_value(n, &name);
         self.expect(EventType::Alias)?;
         Ok(n)
     }
@@ -296,41 +423,37 @@ impl Composer {
         let n = self.push(Kind::Scalar, style);
         self.anchor(n);
         let event = self.expect(EventType::Scalar)?;
-        self.nodes[n as usize].value = event.value;
+        self.arena.set_value(n, &event.value);
         Ok(n)
     }
 
     /// A finished child of an open collection, with go-yaml's moves of foot comments.
     fn add_child(&mut self, frame: &mut Frame, child: NodeId) -> Result {
         match frame {
-            Frame::Sequence { n } => self.nodes[*n as usize].content.push(child),
-            Frame::Mapping { n, block, key } => {
-                let n = *n;
-                self.nodes[n as usize].content.push(child);
+            Frame::Sequence { n } => self.arena.append(*n, child),
+            Frame::Mapping { n, block, key, last_key } => {
+                self.arena.append(*n, child);
                 match key.take() {
                     None => {
-                        if *block && !self.nodes[child as usize].foot().is_empty() {
+                        if *block && !self.arena.foot(child).is_empty() {
                             // A foot comment for the prior value when being dedented.
-                            let len = self.nodes[n as usize].content.len();
-                            if len > 2 {
-                                let prior = self.nodes[n as usize].content[len - 3];
-                                let foot = self.nodes[child as usize].take_foot();
-                                self.nodes[prior as usize].set_foot(foot);
+                            if let Some(prior) = *last_key {
+                                let foot = self.arena.take_foot(child);
+                                self.arena.set_foot(prior, foot);
                             }
                         }
                         *key = Some(child);
                     }
                     Some(k) => {
-                        if self.nodes[k as usize].foot().is_empty()
-                            && !self.nodes[child as usize].foot().is_empty()
-                        {
-                            let foot = self.nodes[child as usize].take_foot();
-                            self.nodes[k as usize].set_foot(foot);
+                        *last_key = Some(k);
+                        if self.arena.foot(k).is_empty() && !self.arena.foot(child).is_empty() {
+                            let foot = self.arena.take_foot(child);
+                            self.arena.set_foot(k, foot);
                         }
                         if self.peek()? == EventType::TailComment {
                             let event = self.expect(EventType::TailComment)?;
-                            if self.nodes[k as usize].foot().is_empty() {
-                                self.nodes[k as usize].set_foot(event.foot_comment);
+                            if self.arena.foot(k).is_empty() {
+                                self.arena.set_foot(k, event.foot_comment);
                             }
                         }
                     }
@@ -348,14 +471,15 @@ impl Composer {
                 self.set_end_comments(n, end);
                 Ok(n)
             }
-            Frame::Mapping { n, .. } => {
+            Frame::Mapping { n, last_key, .. } => {
                 let end = self.expect(EventType::MappingEnd)?;
                 self.set_end_comments(n, end);
-                let node = &self.nodes[n as usize];
-                if !node.flow && !node.foot().is_empty() && node.content.len() > 1 {
-                    let last_key = node.content[node.content.len() - 2];
-                    let foot = self.nodes[n as usize].take_foot();
-                    self.nodes[last_key as usize].set_foot(foot);
+                if let Some(last_key) = last_key
+                    && !self.arena.node(n).flow
+                    && !self.arena.foot(n).is_empty()
+                {
+                    let foot = self.arena.take_foot(n);
+                    self.arena.set_foot(last_key, foot);
                 }
                 Ok(n)
             }
@@ -363,9 +487,11 @@ impl Composer {
     }
 
     fn set_end_comments(&mut self, n: NodeId, end: Event) {
-        let node = &mut self.nodes[n as usize];
-        if !end.line_comment.is_empty() || !end.foot_comment.is_empty() || node.comments.is_some() {
-            let c = node.comments.get_or_insert_with(Default::default);
+        if !end.line_comment.is_empty()
+            || !end.foot_comment.is_empty()
+            || self.arena.node(n).comments != NONE
+        {
+            let c = self.arena.comments_mut(n);
             c.line = end.line_comment;
             c.foot = end.foot_comment;
         }
@@ -374,8 +500,16 @@ impl Composer {
 
 /// An open collection while composing.
 enum Frame {
-    Sequence { n: NodeId },
-    Mapping { n: NodeId, block: bool, key: Option<NodeId> },
+    Sequence {
+        n: NodeId,
+    },
+    /// `key` is a key still waiting for its value; `last_key` the key of the last full pair.
+    Mapping {
+        n: NodeId,
+        block: bool,
+        key: Option<NodeId>,
+        last_key: Option<NodeId>,
+    },
 }
 
 /// `tag:yaml.org,2002:x` is written `!!x`; other tags stay as they are.

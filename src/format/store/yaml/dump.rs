@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
-use super::emitter::{Emitter, analyze_scalar, choose_style};
+use super::emitter::{Emitter, ScalarAnalysis, analyze_scalar, choose_style};
 use super::parser::{Event, EventType};
 use super::resolve::resolve;
 use super::scanner::ScalarStyle;
@@ -22,6 +22,8 @@ pub(super) struct Presented<'a> {
     pub value: Cow<'a, [u8]>,
     pub tag: Option<&'static str>,
     pub style: ScalarStyle,
+    /// The emitter's analysis of `value`.
+    pub analysis: ScalarAnalysis,
 }
 
 /// Comment lines written as `#text`, joined by newlines (sops's `addCommentsHead`).
@@ -106,6 +108,15 @@ fn is_base60_float(s: &str) -> bool {
 pub(super) fn present(s: &Scalar) -> Presented<'_> {
     let plain = |text: String| (Cow::Owned(text.into_bytes()), None, ScalarStyle::Plain);
     let (value, tag, requested): (Cow<[u8]>, Option<&'static str>, ScalarStyle) = match s {
+        Scalar::Str(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => return present_str(text),
+            Err(_) => {
+                let text = encode_base64(bytes);
+                let style =
+                    if text.contains(&b'\n') { ScalarStyle::Literal } else { ScalarStyle::Plain };
+                (Cow::Owned(text), Some("!!binary"), style)
+            }
+        },
         Scalar::Null => plain("null".into()),
         Scalar::Bool(b) => plain(if *b { "true" } else { "false" }.into()),
         Scalar::Int(i) => plain(i.to_string()),
@@ -116,28 +127,30 @@ pub(super) fn present(s: &Scalar) -> Presented<'_> {
             other => other.to_owned(),
         }),
         Scalar::Time(t) => plain(t.to_rfc3339_nano()),
-        Scalar::Str(bytes) => match std::str::from_utf8(bytes) {
-            Err(_) => {
-                let text = encode_base64(bytes);
-                let style =
-                    if text.contains(&b'\n') { ScalarStyle::Literal } else { ScalarStyle::Plain };
-                (Cow::Owned(text), Some("!!binary"), style)
-            }
-            Ok(text) => {
-                let can_use_plain = matches!(resolve("", text), super::resolve::Resolved::Str)
-                    && !(is_base60_float(text) || is_old_bool(text));
-                let style = if text.contains('\n') {
-                    ScalarStyle::Literal
-                } else if can_use_plain {
-                    ScalarStyle::Plain
-                } else {
-                    ScalarStyle::DoubleQuoted
-                };
-                (Cow::Borrowed(bytes.as_slice()), None, style)
-            }
-        },
     };
+    finish_presentation(value, tag, requested)
+}
 
+/// A string as go-yaml's `stringv` marshals it, then as the encode-and-reparse round trip
+/// leaves it.
+pub(super) fn present_str(text: &str) -> Presented<'_> {
+    let can_use_plain = matches!(resolve("", text), super::resolve::Resolved::Str)
+        && !(is_base60_float(text) || is_old_bool(text));
+    let style = if text.contains('\n') {
+        ScalarStyle::Literal
+    } else if can_use_plain {
+        ScalarStyle::Plain
+    } else {
+        ScalarStyle::DoubleQuoted
+    };
+    finish_presentation(Cow::Borrowed(text.as_bytes()), None, style)
+}
+
+fn finish_presentation<'a>(
+    value: Cow<'a, [u8]>,
+    tag: Option<&'static str>,
+    requested: ScalarStyle,
+) -> Presented<'a> {
     // The first emission, as the root of a document.
     let analysis = analyze_scalar(&value);
     let has_tag = tag.is_some();
@@ -150,7 +163,12 @@ pub(super) fn present(s: &Scalar) -> Presented<'_> {
     if matches!(written, ScalarStyle::Literal | ScalarStyle::Folded)
         && value.first() == Some(&b'\t')
     {
-        return Presented { value: Cow::Borrowed(b"null"), tag: None, style: ScalarStyle::Plain };
+        return Presented {
+            value: Cow::Borrowed(b"null"),
+            tag: None,
+            style: ScalarStyle::Plain,
+            analysis: analyze_scalar(b"null"),
+        };
     }
 
     // Parsed back: a plain scalar gets its resolved tag (`<<` gets !!merge), any other style
@@ -197,7 +215,7 @@ pub(super) fn present(s: &Scalar) -> Presented<'_> {
         "!!null" => "tag:yaml.org,2002:null",
         _ => "tag:yaml.org,2002:timestamp",
     });
-    Presented { value, tag: long_tag, style }
+    Presented { value, tag: long_tag, style, analysis }
 }
 
 fn event(typ: EventType) -> Event {
@@ -255,8 +273,26 @@ impl Dumper {
             implicit,
             quoted_implicit: implicit,
             scalar_style: p.style,
+            analysis: Some(p.analysis),
             head_comment: head,
             foot_comment: foot,
+            ..Event::default()
+        });
+    }
+
+    /// A mapping key: a string scalar, without copying it into a `Scalar` first.
+    fn key(&mut self, key: &str, head: Vec<u8>) {
+        let p = present_str(key);
+        let implicit = p.tag.is_none();
+        self.emitter.emit(Event {
+            typ: EventType::Scalar,
+            tag: p.tag.map(|t| t.as_bytes().to_vec()).unwrap_or_default(),
+            value: p.value.into_owned(),
+            implicit,
+            quoted_implicit: implicit,
+            scalar_style: p.style,
+            analysis: Some(p.analysis),
+            head_comment: head,
             ..Event::default()
         });
     }
@@ -291,7 +327,7 @@ impl Dumper {
                     let key_head = join_comments(&pending);
                     pending.clear();
                     seen_entry = true;
-                    self.scalar(&Scalar::str(key.as_str()), key_head, Vec::new());
+                    self.key(key, key_head);
                     self.node(value, &[], Vec::new());
                 }
             }

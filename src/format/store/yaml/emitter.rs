@@ -40,6 +40,36 @@ pub(super) struct ScalarAnalysis {
     pub block_allowed: bool,
 }
 
+/// Printable ASCII that is no indicator anywhere in a scalar (`-` only at the start when alone).
+const BORING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0x21;
+    while c < 0x7F {
+        t[c] = !matches!(
+            c as u8,
+            b'#' | b','
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+                | b'?'
+                | b':'
+        );
+        c += 1;
+    }
+    t
+};
+
 /// `yaml_emitter_analyze_scalar` (the emitter always writes Unicode as-is).
 pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
     if value.is_empty() {
@@ -49,6 +79,20 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             block_plain_allowed: true,
             single_quoted_allowed: true,
             block_allowed: false,
+        };
+    }
+    // Most values are runs of letters, digits and harmless punctuation: everything is allowed.
+    if value.iter().all(|&b| BORING[b as usize])
+        && !(value[0] == b'-' && value.len() == 1)
+        && !value.starts_with(b"---")
+        && !value.starts_with(b"...")
+    {
+        return ScalarAnalysis {
+            multiline: false,
+            flow_plain_allowed: true,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: true,
         };
     }
     let mut block_indicators = false;
@@ -69,12 +113,14 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         block_indicators = true;
         flow_indicators = true;
     }
+    let len = value.len();
     let mut preceded_by_whitespace = true;
     let mut i = 0;
-    while i < value.len() {
-        let w = width(value[i]).max(1);
-        let followed_by_whitespace = i + w >= value.len() || is_blank(value, i + w);
+    while i < len {
         let c = value[i];
+        let w = if c < 0x80 { 1 } else { width(c).max(1) };
+        let next = value.get(i + w).copied();
+        let followed_by_whitespace = matches!(next, None | Some(b' ' | b'\t'));
         if i == 0 {
             match c {
                 b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>'
@@ -111,16 +157,24 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             }
         }
 
-        if c == b'\t' {
-            tab_characters = true;
-        } else if !is_printable(value, i) {
-            special_characters = true;
-        }
-        if is_space(value, i) {
+        let (space, brk) = if c < 0x80 {
+            if c == b'\t' {
+                tab_characters = true;
+            } else if !(c == b'\n' || (0x20..=0x7E).contains(&c)) {
+                special_characters = true;
+            }
+            (c == b' ', c == b'\r' || c == b'\n')
+        } else {
+            if !is_printable(value, i) {
+                special_characters = true;
+            }
+            (false, is_break(value, i))
+        };
+        if space {
             if i == 0 {
                 leading_space = true;
             }
-            if i + w == value.len() {
+            if i + w == len {
                 trailing_space = true;
             }
             if previous_break {
@@ -128,12 +182,12 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             }
             previous_space = true;
             previous_break = false;
-        } else if is_break(value, i) {
+        } else if brk {
             line_breaks = true;
             if i == 0 {
                 leading_break = true;
             }
-            if i + w == value.len() {
+            if i + w == len {
                 trailing_break = true;
             }
             if previous_space {
@@ -145,7 +199,9 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             previous_space = false;
             previous_break = false;
         }
-        preceded_by_whitespace = is_blankz(value, i);
+        // go-yaml's IS_BLANKZ at this character.
+        preceded_by_whitespace =
+            matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0) || (c >= 0x80 && brk);
         i += w;
     }
 
@@ -1034,7 +1090,11 @@ impl Emitter {
                     let tag = e.tag.clone();
                     self.analyze_tag(&tag);
                 }
-                self.scalar = analyze_scalar(&self.events[self.head].value);
+                let e = &self.events[self.head];
+                self.scalar = match e.analysis {
+                    Some(a) => a,
+                    None => analyze_scalar(&e.value),
+                };
             }
             EventType::SequenceStart | EventType::MappingStart => {
                 self.anchor = e.anchor.clone();
@@ -1063,6 +1123,23 @@ impl Emitter {
     fn write_plain_scalar(&mut self, value: &[u8], allow_breaks: bool) {
         if !value.is_empty() && !self.whitespace {
             self.put(b' ');
+        }
+        if !allow_breaks || self.best_width == i64::from(i32::MAX) {
+            // Nothing to fold (go-yaml writes spaces as they are when it may not break the line,
+            // or when the width is unlimited, as sops has it): copy the text at once.
+            if !value.iter().any(|&c| matches!(c, b'\r' | b'\n' | 0xC2 | 0xE2)) {
+                self.out.extend_from_slice(value);
+                self.column += value.iter().filter(|&&c| c & 0xC0 != 0x80).count() as i64;
+                if !value.is_empty() {
+                    self.whitespace = false;
+                    self.indention = false;
+                }
+                self.indention = false;
+                if self.root_context {
+                    self.open_ended = true;
+                }
+                return;
+            }
         }
         let mut spaces = false;
         let mut breaks = false;

@@ -2,13 +2,12 @@
 //! (`appendYamlNodeToTreeBranch` / `nodeToTreeValue`), and applies the checks that sops gets
 //! from go-yaml's decoder: duplicate keys, merge values, alias loops and excessive aliasing.
 
-use std::collections::{HashMap, HashSet};
-
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::YamlError;
-use super::compose::{Kind, MAX_DEPTH, Node as YNode, NodeId};
+use super::compose::{Arena, Kind, MAX_DEPTH, NodeId};
+use super::fxhash::FxHashSet;
 use super::resolve::{Resolved, resolvable_tag, resolve, resolve_tagged};
 use super::scanner::ScalarStyle;
 use crate::format::scalar::Scalar;
@@ -17,17 +16,18 @@ use crate::format::tree::{Comment, Item, Map, Node};
 type Result<T = ()> = std::result::Result<T, YamlError>;
 
 pub(super) struct Loader<'a> {
-    nodes: &'a [YNode],
+    arena: &'a Arena,
     decode_count: usize,
     alias_count: usize,
     alias_depth: usize,
-    active_aliases: HashSet<NodeId>,
-    checked_mappings: HashSet<NodeId>,
+    active_aliases: FxHashSet<NodeId>,
+    checked_mappings: FxHashSet<NodeId>,
     depth: usize,
 }
 
-fn error_at(node: &YNode, message: String) -> YamlError {
-    YamlError { line: node.line as usize, column: node.column as usize, message }
+fn error_at(arena: &Arena, id: NodeId, message: String) -> YamlError {
+    let n = arena.node(id);
+    YamlError { line: n.line as usize, column: n.column as usize, message }
 }
 
 /// go-yaml's `allowedAliasRatio`: 99% of the decoded nodes may come from aliases in small
@@ -67,20 +67,20 @@ fn comment_lines(text: &[u8]) -> impl Iterator<Item = Comment> + '_ {
 }
 
 impl<'a> Loader<'a> {
-    pub fn new(nodes: &'a [YNode]) -> Self {
+    pub fn new(arena: &'a Arena) -> Self {
         Loader {
-            nodes,
+            arena,
             decode_count: 0,
             alias_count: 0,
             alias_depth: 0,
-            active_aliases: HashSet::new(),
-            checked_mappings: HashSet::new(),
+            active_aliases: FxHashSet::default(),
+            checked_mappings: FxHashSet::default(),
             depth: 0,
         }
     }
 
-    fn node(&self, id: NodeId) -> &'a YNode {
-        &self.nodes[id as usize]
+    fn err(&self, id: NodeId, message: impl Into<String>) -> YamlError {
+        error_at(self.arena, id, message.into())
     }
 
     /// One document as a SOPS map.
@@ -100,11 +100,10 @@ impl<'a> Loader<'a> {
             && self.alias_count as f64 / self.decode_count as f64
                 > allowed_alias_ratio(self.decode_count)
         {
-            return Err(error_at(
-                self.node(id),
+            return Err(self.err(
+                id,
                 "document contains excessive aliasing (alias expansion is capped like go-yaml \
-                 does, to stop exponential \"billion laughs\" documents)"
-                    .into(),
+                 does, to stop exponential \"billion laughs\" documents)",
             ));
         }
         Ok(())
@@ -113,25 +112,19 @@ impl<'a> Loader<'a> {
     fn enter(&mut self, id: NodeId) -> Result {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(error_at(
-                self.node(id),
-                format!("the document nests deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(self.err(id, format!("the document nests deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
     }
 
     /// Follows an alias to its anchored node, refusing an alias inside its own anchor.
     fn enter_alias(&mut self, id: NodeId) -> Result<NodeId> {
-        let n = self.node(id);
         if !self.active_aliases.insert(id) {
-            return Err(error_at(
-                n,
-                format!("anchor '{}' value contains itself", String::from_utf8_lossy(&n.value)),
-            ));
+            let name = String::from_utf8_lossy(self.arena.value(id)).into_owned();
+            return Err(self.err(id, format!("anchor '{name}' value contains itself")));
         }
         self.alias_depth += 1;
-        Ok(n.alias.unwrap_or(id))
+        Ok(self.arena.alias(id).unwrap_or(id))
     }
 
     fn leave_alias(&mut self, id: NodeId) {
@@ -142,23 +135,22 @@ impl<'a> Loader<'a> {
     /// `appendYamlNodeToTreeBranch`.
     fn branch(&mut self, id: NodeId, out: &mut Vec<Item>, comments_handled: bool) -> Result {
         self.enter(id)?;
-        let n = self.node(id);
+        let a = self.arena;
         if !comments_handled {
-            push_map_comments(n.head(), out);
-            push_map_comments(n.line_comment(), out);
+            push_map_comments(a.head(id), out);
+            push_map_comments(a.line_comment(id), out);
         }
-        match n.kind {
+        match a.node(id).kind {
             Kind::Document => {
-                for &item in &n.content {
+                for item in a.children(id) {
                     self.branch(item, out, false)?;
                 }
             }
             Kind::Sequence => {
-                return Err(error_at(
-                    n,
+                return Err(self.err(
+                    id,
                     "YAML documents that are sequences are not supported: the top level must \
-                     be a mapping"
-                        .into(),
+                     be a mapping",
                 ));
             }
             Kind::Mapping => self.mapping(id, out)?,
@@ -168,11 +160,10 @@ impl<'a> Loader<'a> {
                     self.depth -= 1;
                     return Ok(());
                 }
-                return Err(error_at(
-                    n,
+                return Err(self.err(
+                    id,
                     "YAML documents that are values are not supported: the top level must be a \
-                     mapping"
-                        .into(),
+                     mapping",
                 ));
             }
             Kind::Alias => {
@@ -184,7 +175,7 @@ impl<'a> Loader<'a> {
             }
         }
         if !comments_handled {
-            push_map_comments(n.foot(), out);
+            push_map_comments(a.foot(id), out);
         }
         self.depth -= 1;
         Ok(())
@@ -192,94 +183,94 @@ impl<'a> Loader<'a> {
 
     fn mapping(&mut self, id: NodeId, out: &mut Vec<Item>) -> Result {
         self.count(id)?;
-        let n = self.node(id);
+        let a = self.arena;
         if self.checked_mappings.insert(id) {
-            self.check_mapping(n)?;
+            self.check_mapping(id)?;
         }
-        for pair in n.content.chunks(2) {
-            let [k, v] = *pair else { continue };
-            let (key, value) = (self.node(k), self.node(v));
-            push_map_comments(key.head(), out);
-            push_map_comments(key.line_comment(), out);
-            let handle_value_comments = matches!(value.kind, Kind::Scalar | Kind::Alias);
+        out.reserve(a.children(id).count() / 2);
+        let mut children = a.children(id);
+        while let (Some(k), Some(v)) = (children.next(), children.next()) {
+            push_map_comments(a.head(k), out);
+            push_map_comments(a.line_comment(k), out);
+            let handle_value_comments = matches!(a.node(v).kind, Kind::Scalar | Kind::Alias);
             if handle_value_comments {
-                push_map_comments(value.head(), out);
-                push_map_comments(value.line_comment(), out);
+                push_map_comments(a.head(v), out);
+                push_map_comments(a.line_comment(v), out);
             }
             let name = self.key(k)?;
             let tree_value = self.value(v, handle_value_comments)?;
             out.push(Item::Entry(name, tree_value));
             if handle_value_comments {
-                push_map_comments(value.foot(), out);
+                push_map_comments(a.foot(v), out);
             }
-            push_map_comments(key.foot(), out);
+            push_map_comments(a.foot(k), out);
         }
         Ok(())
     }
 
     /// go-yaml's decoder checks: unique keys and well-formed merge values.
-    fn check_mapping(&self, n: &YNode) -> Result {
-        let mut seen: HashMap<(u8, &[u8]), u32> = HashMap::new();
-        for pair in n.content.chunks(2) {
-            let [k, v] = *pair else { continue };
-            let key = self.node(k);
-            let kind = key.kind as u8;
-            if let Some(first) = seen.insert((kind, key.value.as_slice()), key.line) {
-                return Err(error_at(
-                    key,
+    fn check_mapping(&self, id: NodeId) -> Result {
+        let a = self.arena;
+        // Keys come from the file: keep the randomized hasher, so no input can make it slow.
+        let mut seen: std::collections::HashMap<(u8, &[u8]), u32> =
+            std::collections::HashMap::with_capacity(a.children(id).count() / 2);
+        let mut children = a.children(id);
+        while let (Some(k), Some(v)) = (children.next(), children.next()) {
+            let key = a.node(k);
+            if let Some(first) = seen.insert((key.kind as u8, a.value(k)), key.line) {
+                return Err(self.err(
+                    k,
                     format!(
                         "mapping key {:?} already defined at line {first}",
-                        String::from_utf8_lossy(&key.value)
+                        String::from_utf8_lossy(a.value(k))
                     ),
                 ));
             }
-            if self.is_merge(key) {
+            if self.is_merge(k) {
                 self.check_merge_value(v)?;
             }
         }
         Ok(())
     }
 
-    fn is_merge(&self, n: &YNode) -> bool {
-        n.kind == Kind::Scalar
-            && n.value == b"<<"
-            && match n.tag.as_deref() {
-                None => n.style == ScalarStyle::Plain,
+    fn is_merge(&self, id: NodeId) -> bool {
+        let a = self.arena;
+        a.node(id).kind == Kind::Scalar
+            && a.value(id) == b"<<"
+            && match a.tag(id) {
+                None => a.node(id).style == ScalarStyle::Plain,
                 Some(t) => t == "!!merge",
             }
     }
 
     fn check_merge_value(&self, v: NodeId) -> Result {
-        let n = self.node(v);
-        let is_map = |id: NodeId| {
-            let m = self.node(id);
-            match m.kind {
-                Kind::Mapping => true,
-                Kind::Alias => m.alias.is_some_and(|t| self.node(t).kind == Kind::Mapping),
-                _ => false,
-            }
+        let a = self.arena;
+        let is_map = |id: NodeId| match a.node(id).kind {
+            Kind::Mapping => true,
+            Kind::Alias => a.alias(id).is_some_and(|t| a.node(t).kind == Kind::Mapping),
+            _ => false,
         };
-        let ok = match n.kind {
+        let ok = match a.node(v).kind {
             Kind::Mapping | Kind::Alias => is_map(v),
-            Kind::Sequence => n.content.iter().all(|&i| is_map(i)),
+            Kind::Sequence => a.children(v).all(is_map),
             _ => false,
         };
         if ok {
             Ok(())
         } else {
-            Err(error_at(n, "map merge requires map or sequence of maps as the value".into()))
+            Err(self.err(v, "map merge requires map or sequence of maps as the value"))
         }
     }
 
     /// A mapping key: it must decode to a string.
     fn key(&mut self, id: NodeId) -> Result<String> {
         self.count(id)?;
-        let n = self.node(id);
-        let scalar = match n.kind {
+        let a = self.arena;
+        let scalar = match a.node(id).kind {
             Kind::Scalar => self.scalar(id)?,
             Kind::Alias => {
                 let target = self.enter_alias(id)?;
-                let r = if self.node(target).kind == Kind::Scalar {
+                let r = if a.node(target).kind == Kind::Scalar {
                     self.scalar(target).map(Some)
                 } else {
                     Ok(None)
@@ -287,36 +278,36 @@ impl<'a> Loader<'a> {
                 self.leave_alias(id);
                 match r? {
                     Some(s) => s,
-                    None => return Err(self.non_string_key(n, "an alias of a collection")),
+                    None => return Err(self.non_string_key(id, "an alias of a collection")),
                 }
             }
-            _ => return Err(self.non_string_key(n, "a collection")),
+            _ => return Err(self.non_string_key(id, "a collection")),
         };
         match scalar {
             Scalar::Str(bytes) => match String::from_utf8(bytes.to_vec()) {
                 Ok(s) => Ok(s),
-                Err(_) => Err(error_at(
-                    n,
-                    "mapping key is !!binary data that is not valid UTF-8; keys must be text"
-                        .into(),
+                Err(_) => Err(self.err(
+                    id,
+                    "mapping key is !!binary data that is not valid UTF-8; keys must be text",
                 )),
             },
-            Scalar::Null => Err(self.non_string_key(n, "null")),
-            Scalar::Bool(_) => Err(self.non_string_key(n, "a bool")),
-            Scalar::Int(_) => Err(self.non_string_key(n, "an int")),
-            Scalar::Float(_) => Err(self.non_string_key(n, "a float")),
-            Scalar::Time(_) => Err(self.non_string_key(n, "a timestamp")),
+            Scalar::Null => Err(self.non_string_key(id, "null")),
+            Scalar::Bool(_) => Err(self.non_string_key(id, "a bool")),
+            Scalar::Int(_) => Err(self.non_string_key(id, "an int")),
+            Scalar::Float(_) => Err(self.non_string_key(id, "a float")),
+            Scalar::Time(_) => Err(self.non_string_key(id, "a timestamp")),
         }
     }
 
-    fn non_string_key(&self, n: &YNode, what: &str) -> YamlError {
-        let shown = match n.kind {
-            Kind::Scalar => format!(" {:?}", String::from_utf8_lossy(&n.value)),
-            Kind::Alias => format!(" *{}", String::from_utf8_lossy(&n.value)),
+    fn non_string_key(&self, id: NodeId, what: &str) -> YamlError {
+        let a = self.arena;
+        let shown = match a.node(id).kind {
+            Kind::Scalar => format!(" {:?}", String::from_utf8_lossy(a.value(id))),
+            Kind::Alias => format!(" *{}", String::from_utf8_lossy(a.value(id))),
             _ => String::new(),
         };
-        error_at(
-            n,
+        self.err(
+            id,
             format!(
                 "mapping key{shown} is {what}, not a string: sops only supports string keys \
                  (quote the key)"
@@ -327,10 +318,8 @@ impl<'a> Loader<'a> {
     /// `nodeToTreeValue`. The arms live in their own functions to keep this recursive frame small.
     fn value(&mut self, id: NodeId, comments_handled: bool) -> Result<Node> {
         self.enter(id)?;
-        let v = match self.node(id).kind {
-            Kind::Document => {
-                Err(error_at(self.node(id), "a document cannot be nested in a value".into()))
-            }
+        let v = match self.arena.node(id).kind {
+            Kind::Document => Err(self.err(id, "a document cannot be nested in a value")),
             Kind::Sequence => self.sequence_value(id, comments_handled),
             Kind::Mapping => self.mapping_value(id, comments_handled),
             Kind::Scalar => self.scalar_value(id),
@@ -343,22 +332,21 @@ impl<'a> Loader<'a> {
     #[inline(never)]
     fn sequence_value(&mut self, id: NodeId, comments_handled: bool) -> Result<Node> {
         self.count(id)?;
-        let n = self.node(id);
-        let mut items = Vec::with_capacity(n.content.len());
+        let a = self.arena;
+        let mut items = Vec::with_capacity(a.children(id).count());
         if !comments_handled {
-            push_list_comments(n.head(), &mut items);
-            push_list_comments(n.line_comment(), &mut items);
+            push_list_comments(a.head(id), &mut items);
+            push_list_comments(a.line_comment(id), &mut items);
         }
-        for &item in &n.content {
-            let it = self.node(item);
-            push_list_comments(it.head(), &mut items);
-            push_list_comments(it.line_comment(), &mut items);
+        for item in a.children(id) {
+            push_list_comments(a.head(item), &mut items);
+            push_list_comments(a.line_comment(item), &mut items);
             let v = self.value(item, true)?;
             items.push(v);
-            push_list_comments(it.foot(), &mut items);
+            push_list_comments(a.foot(item), &mut items);
         }
         if !comments_handled {
-            push_list_comments(n.foot(), &mut items);
+            push_list_comments(a.foot(id), &mut items);
         }
         Ok(Node::List(items))
     }
@@ -390,16 +378,17 @@ impl<'a> Loader<'a> {
 
     /// A scalar node decoded as go-yaml decodes it into an `interface{}`.
     fn scalar(&self, id: NodeId) -> Result<Scalar> {
-        let n = self.node(id);
-        let text = std::str::from_utf8(&n.value)
-            .map_err(|_| error_at(n, "a scalar is not valid UTF-8".into()))?;
-        let resolved = match n.tag.as_deref() {
-            None if n.style != ScalarStyle::Plain || n.value == b"<<" => Resolved::Str,
+        let a = self.arena;
+        let value = a.value(id);
+        let text =
+            std::str::from_utf8(value).map_err(|_| self.err(id, "a scalar is not valid UTF-8"))?;
+        let resolved = match a.tag(id) {
+            None if a.node(id).style != ScalarStyle::Plain || value == b"<<" => Resolved::Str,
             None => resolve("", text),
             Some("!!str") => Resolved::Str,
             Some("!!binary") => {
                 let cleaned: Vec<u8> =
-                    n.value.iter().copied().filter(|b| *b != b'\n' && *b != b'\r').collect();
+                    value.iter().copied().filter(|b| *b != b'\n' && *b != b'\r').collect();
                 let engine = base64::engine::GeneralPurpose::new(
                     &base64::alphabet::STANDARD,
                     base64::engine::GeneralPurposeConfig::new()
@@ -407,15 +396,13 @@ impl<'a> Loader<'a> {
                 );
                 return match engine.decode(&cleaned) {
                     Ok(bytes) => Ok(Scalar::Str(Zeroizing::new(bytes))),
-                    Err(_) => {
-                        Err(error_at(n, "!!binary value contains invalid base64 data".into()))
-                    }
+                    Err(_) => Err(self.err(id, "!!binary value contains invalid base64 data")),
                 };
             }
             Some(tag) if resolvable_tag(tag) => match resolve_tagged(tag, text) {
                 Ok(r) => r,
                 Err(got) => {
-                    return Err(error_at(n, format!("cannot decode a {got} value as a {tag}")));
+                    return Err(self.err(id, format!("cannot decode a {got} value as a {tag}")));
                 }
             },
             Some(_) => Resolved::Str,
@@ -425,16 +412,15 @@ impl<'a> Loader<'a> {
             Resolved::Bool(b) => Scalar::Bool(b),
             Resolved::Int(i) => Scalar::Int(i),
             Resolved::Uint(_) => {
-                return Err(error_at(
-                    n,
+                return Err(self.err(
+                    id,
                     "integer between 2^63 and 2^64-1: sops cannot store it (it fails with \
-                     \"unknown type uint64\"); quote it to keep it as a string"
-                        .into(),
+                     \"unknown type uint64\"); quote it to keep it as a string",
                 ));
             }
             Resolved::Float(f) => Scalar::Float(f),
             Resolved::Time(t) => Scalar::Time(t),
-            Resolved::Str => Scalar::Str(Zeroizing::new(n.value.clone())),
+            Resolved::Str => Scalar::Str(Zeroizing::new(value.to_vec())),
         })
     }
 }

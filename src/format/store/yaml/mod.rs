@@ -15,6 +15,7 @@ mod chars;
 mod compose;
 mod dump;
 mod emitter;
+mod fxhash;
 mod load;
 mod parser;
 mod reader;
@@ -62,17 +63,24 @@ pub fn parse(input: &[u8]) -> Result<Vec<Document>, YamlError> {
     if input.is_empty() {
         return Ok(Vec::new());
     }
+    if u32::try_from(input.len()).is_err() {
+        return Err(YamlError {
+            line: 0,
+            column: 0,
+            message: "the YAML input is over 4 GiB".into(),
+        });
+    }
     let text = reader::decode(input)?;
-    let mut composer = compose::Composer::new(parser::Parser::new(scanner::Scanner::new(text)));
+    let mut composer = compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)));
     let mut docs = Vec::new();
     loop {
-        let first_node = composer.nodes.len();
+        let mark = composer.arena.mark();
         let anchors_before = composer.anchor_count();
         let Some(doc) = composer.next_document()? else { break };
-        docs.push(load::Loader::new(&composer.nodes).document(doc)?);
+        docs.push(load::Loader::new(&composer.arena).document(doc)?);
         if composer.anchor_count() == anchors_before {
             // Nothing in this document can be referenced later: free its nodes.
-            composer.nodes.truncate(first_node);
+            composer.arena.truncate(mark);
         }
     }
     if docs.is_empty() {

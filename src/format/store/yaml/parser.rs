@@ -39,6 +39,8 @@ pub(super) struct Event {
     pub foot_comment: Vec<u8>,
     /// Only set by the encoder: a foot comment of the previous mapping key.
     pub tail_comment: Vec<u8>,
+    /// Only set by the encoder: the emitter's analysis of `value`, already computed.
+    pub analysis: Option<super::emitter::ScalarAnalysis>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +76,8 @@ struct TagDirective {
     prefix: Vec<u8>,
 }
 
-pub(super) struct Parser {
-    scanner: Scanner,
+pub(super) struct Parser<'a> {
+    scanner: Scanner<'a>,
     state: State,
     states: Vec<State>,
     marks: Vec<Mark>,
@@ -96,8 +98,8 @@ fn parser_error_context(context: &str, context_mark: Mark, problem: &str, mark: 
     super::syntax_error(problem, mark, Some((context, context_mark)))
 }
 
-impl Parser {
-    pub fn new(scanner: Scanner) -> Self {
+impl<'a> Parser<'a> {
+    pub fn new(scanner: Scanner<'a>) -> Self {
         Parser {
             scanner,
             state: State::StreamStart,

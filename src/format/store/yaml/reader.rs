@@ -1,27 +1,26 @@
 //! Input decoding as go-yaml's reader does it: a UTF-8 or UTF-16 byte order mark picks the
 //! encoding, the text must be valid Unicode, and control characters are refused.
 
+use std::borrow::Cow;
+
 use super::YamlError;
 
-/// How many NUL bytes follow the text, so that the scanner's look-ahead always finds an end.
-pub(super) const PADDING: usize = 8;
-
-/// Decodes the input into UTF-8 without a byte order mark, followed by [`PADDING`] NUL bytes.
-pub(super) fn decode(input: &[u8]) -> Result<Vec<u8>, YamlError> {
-    let mut text = match input {
-        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
-        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
-        [0xEF, 0xBB, 0xBF, rest @ ..] => utf8(rest)?,
-        _ => utf8(input)?,
+/// The input as UTF-8 without a byte order mark (borrowed unless it was UTF-16). The scanner
+/// reads past the end as NUL, go-yaml's end-of-input marker.
+pub(super) fn decode(input: &[u8]) -> Result<Cow<'_, [u8]>, YamlError> {
+    let text = match input {
+        [0xFF, 0xFE, rest @ ..] => Cow::Owned(utf16(rest, u16::from_le_bytes)?),
+        [0xFE, 0xFF, rest @ ..] => Cow::Owned(utf16(rest, u16::from_be_bytes)?),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => Cow::Borrowed(utf8(rest)?),
+        _ => Cow::Borrowed(utf8(input)?),
     };
     check_characters(&text)?;
-    text.extend_from_slice(&[0; PADDING]);
     Ok(text)
 }
 
-fn utf8(bytes: &[u8]) -> Result<Vec<u8>, YamlError> {
+fn utf8(bytes: &[u8]) -> Result<&[u8], YamlError> {
     match std::str::from_utf8(bytes) {
-        Ok(_) => Ok(bytes.to_vec()),
+        Ok(_) => Ok(bytes),
         Err(e) => {
             let (line, column) = position(&bytes[..e.valid_up_to()]);
             Err(YamlError {
@@ -64,6 +63,10 @@ fn utf16_error(decoded: &str) -> YamlError {
 /// go-yaml accepts TAB, LF, CR, printable ASCII, NEL and everything from U+00A0 except
 /// surrogates and U+FFFE/U+FFFF.
 fn check_characters(text: &[u8]) -> Result<(), YamlError> {
+    // Fast path: printable ASCII, tabs and line breaks.
+    if text.iter().all(|&b| (0x20..0x7F).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r')) {
+        return Ok(());
+    }
     let s = std::str::from_utf8(text).map_err(|_| YamlError {
         line: 1,
         column: 1,

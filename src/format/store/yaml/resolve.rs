@@ -80,7 +80,8 @@ pub(super) fn resolve(tag: &str, s: &str) -> Resolved {
             {
                 return Resolved::Time(t);
             }
-            let plain: String = s.chars().filter(|c| *c != '_').collect();
+            let plain: std::borrow::Cow<str> =
+                if s.contains('_') { s.replace('_', "").into() } else { s.into() };
             if let Some(i) = go_parse_int(&plain, 0) {
                 return Resolved::Int(i);
             }

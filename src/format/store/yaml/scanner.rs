@@ -1,8 +1,6 @@
 //! The tokenizer, following go-yaml v3's `scannerc.go` step by step, including the way it
 //! collects comments and decides whether each one is a head, line or foot comment.
 
-use std::collections::HashMap;
-
 use super::YamlError;
 use super::chars::*;
 
@@ -88,11 +86,34 @@ struct SimpleKey {
     mark: Mark,
 }
 
+/// go-yaml's `simple_keys_by_tok` map: token number → simple key index. Entries for tokens
+/// already handed out can never be looked up again, so they are dropped, which keeps it tiny.
+#[derive(Default)]
+struct TokenKeys(Vec<(usize, usize)>);
+
+impl TokenKeys {
+    fn get(&self, token: usize) -> Option<usize> {
+        self.0.iter().find(|(t, _)| *t == token).map(|(_, k)| *k)
+    }
+    fn insert(&mut self, token: usize, key: usize) {
+        self.remove(token);
+        self.0.push((token, key));
+    }
+    fn remove(&mut self, token: usize) {
+        self.0.retain(|(t, _)| *t != token);
+    }
+    fn forget_before(&mut self, token: usize) {
+        if self.0.iter().any(|(t, _)| *t < token) {
+            self.0.retain(|(t, _)| *t >= token);
+        }
+    }
+}
+
 const MAX_FLOW_LEVEL: i64 = 10_000;
 const MAX_INDENTS: usize = 10_000;
 
-pub(super) struct Scanner {
-    buf: Vec<u8>,
+pub(super) struct Scanner<'a> {
+    buf: &'a [u8],
     pos: usize,
     pub mark: Mark,
     newlines: i64,
@@ -107,7 +128,7 @@ pub(super) struct Scanner {
     indents: Vec<i64>,
     simple_key_allowed: bool,
     simple_keys: Vec<SimpleKey>,
-    simple_keys_by_tok: HashMap<usize, usize>,
+    simple_keys_by_tok: TokenKeys,
     pub comments: Vec<Comment>,
     pub comments_head: usize,
 }
@@ -118,9 +139,9 @@ fn scan_error(context: &str, context_mark: Mark, problem: &str, mark: Mark) -> Y
     super::syntax_error(problem, mark, Some((context, context_mark)))
 }
 
-impl Scanner {
-    /// `buf` is the decoded text followed by NUL padding.
-    pub fn new(buf: Vec<u8>) -> Self {
+impl<'a> Scanner<'a> {
+    /// `buf` is the decoded text; reading past its end gives NUL.
+    pub fn new(buf: &'a [u8]) -> Self {
         Scanner {
             buf,
             pos: 0,
@@ -137,7 +158,7 @@ impl Scanner {
             indents: Vec::new(),
             simple_key_allowed: false,
             simple_keys: Vec::new(),
-            simple_keys_by_tok: HashMap::new(),
+            simple_keys_by_tok: TokenKeys::default(),
             comments: Vec::new(),
             comments_head: 0,
         }
@@ -145,7 +166,7 @@ impl Scanner {
 
     #[inline]
     fn ch(&self, offset: usize) -> u8 {
-        at(&self.buf, self.pos + offset)
+        at(self.buf, self.pos + offset)
     }
 
     fn error(&self, context: &str, context_mark: Mark, problem: &str) -> YamlError {
@@ -155,7 +176,7 @@ impl Scanner {
     // --- moving through the buffer -------------------------------------------------------------
 
     fn skip(&mut self) {
-        if !is_blank(&self.buf, self.pos) {
+        if !is_blank(self.buf, self.pos) {
             self.newlines = 0;
         }
         self.mark.index += 1;
@@ -164,13 +185,13 @@ impl Scanner {
     }
 
     fn skip_line(&mut self) {
-        if is_crlf(&self.buf, self.pos) {
+        if is_crlf(self.buf, self.pos) {
             self.mark.index += 2;
             self.mark.column = 0;
             self.mark.line += 1;
             self.pos += 2;
             self.newlines += 1;
-        } else if is_break(&self.buf, self.pos) {
+        } else if is_break(self.buf, self.pos) {
             self.mark.index += 1;
             self.mark.column = 0;
             self.mark.line += 1;
@@ -180,7 +201,7 @@ impl Scanner {
     }
 
     fn read(&mut self, s: &mut Vec<u8>) {
-        if !is_blank(&self.buf, self.pos) {
+        if !is_blank(self.buf, self.pos) {
             self.newlines = 0;
         }
         let w = width(self.ch(0)).max(1);
@@ -189,6 +210,25 @@ impl Scanner {
         self.pos += w;
         self.mark.index += 1;
         self.mark.column += 1;
+    }
+
+    /// Reads a run of ASCII characters up to the first one `stop` accepts (it must accept line
+    /// breaks and NUL): the same as that many `read` calls. Returns the run's length.
+    fn read_ascii_run(&mut self, s: &mut Vec<u8>, stop: impl Fn(u8) -> bool) -> usize {
+        let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+        let n = rest.iter().position(|&b| b >= 0x80 || stop(b)).unwrap_or(rest.len());
+        if n == 0 {
+            return 0;
+        }
+        let run = &rest[..n];
+        if run.iter().any(|&b| b != b' ' && b != b'\t') {
+            self.newlines = 0;
+        }
+        s.extend_from_slice(run);
+        self.pos += n;
+        self.mark.index += n as i64;
+        self.mark.column += n as i64;
+        n
     }
 
     fn read_line(&mut self, s: &mut Vec<u8>) {
@@ -245,9 +285,10 @@ impl Scanner {
         self.compact_tokens();
         loop {
             if (self.tokens_head as i64) < self.tokens.len() as i64 - 2 {
-                match self.simple_keys_by_tok.get(&self.tokens_parsed) {
+                self.simple_keys_by_tok.forget_before(self.tokens_parsed);
+                match self.simple_keys_by_tok.get(self.tokens_parsed) {
                     None => break,
-                    Some(&idx) => {
+                    Some(idx) => {
                         if !self.simple_key_is_valid(idx)? {
                             break;
                         }
@@ -283,7 +324,7 @@ impl Scanner {
         self.scan_to_next_token()?;
         self.unroll_indent(self.mark.column, scan_mark);
 
-        if is_z(&self.buf, self.pos) {
+        if is_z(self.buf, self.pos) {
             return self.fetch_stream_end();
         }
         let c = self.ch(0);
@@ -294,7 +335,7 @@ impl Scanner {
             && c == b'-'
             && self.ch(1) == b'-'
             && self.ch(2) == b'-'
-            && is_blankz(&self.buf, self.pos + 3)
+            && is_blankz(self.buf, self.pos + 3)
         {
             return self.fetch_document_indicator(TokenType::DocumentStart);
         }
@@ -302,7 +343,7 @@ impl Scanner {
             && c == b'.'
             && self.ch(1) == b'.'
             && self.ch(2) == b'.'
-            && is_blankz(&self.buf, self.pos + 3)
+            && is_blankz(self.buf, self.pos + 3)
         {
             return self.fetch_document_indicator(TokenType::DocumentEnd);
         }
@@ -335,13 +376,13 @@ impl Scanner {
             b',' => return self.fetch_flow_entry(),
             _ => {}
         }
-        if c == b'-' && is_blankz(&self.buf, next) {
+        if c == b'-' && is_blankz(self.buf, next) {
             return self.fetch_block_entry();
         }
-        if c == b'?' && (self.flow_level > 0 || is_blankz(&self.buf, next)) {
+        if c == b'?' && (self.flow_level > 0 || is_blankz(self.buf, next)) {
             return self.fetch_key();
         }
-        if c == b':' && (self.flow_level > 0 || is_blankz(&self.buf, next)) {
+        if c == b':' && (self.flow_level > 0 || is_blankz(self.buf, next)) {
             return self.fetch_value();
         }
         match c {
@@ -375,9 +416,9 @@ impl Scanner {
                 | b'@'
                 | b'`'
         );
-        if !(is_blankz(&self.buf, self.pos) || indicator)
-            || (c == b'-' && !is_blank(&self.buf, next))
-            || (self.flow_level == 0 && (c == b'?' || c == b':') && !is_blankz(&self.buf, next))
+        if !(is_blankz(self.buf, self.pos) || indicator)
+            || (c == b'-' && !is_blank(self.buf, next))
+            || (self.flow_level == 0 && (c == b'?' || c == b':') && !is_blankz(self.buf, next))
         {
             return self.fetch_plain_scalar();
         }
@@ -443,7 +484,7 @@ impl Scanner {
                 ));
             }
             self.simple_keys[i].possible = false;
-            self.simple_keys_by_tok.remove(&key.token_number);
+            self.simple_keys_by_tok.remove(key.token_number);
         }
         Ok(())
     }
@@ -471,7 +512,7 @@ impl Scanner {
         if self.flow_level > 0 {
             self.flow_level -= 1;
             if let Some(key) = self.simple_keys.pop() {
-                self.simple_keys_by_tok.remove(&key.token_number);
+                self.simple_keys_by_tok.remove(key.token_number);
             }
         }
     }
@@ -685,7 +726,7 @@ impl Scanner {
                 key.mark,
             )?;
             self.simple_keys[idx].possible = false;
-            self.simple_keys_by_tok.remove(&key.token_number);
+            self.simple_keys_by_tok.remove(key.token_number);
             self.simple_key_allowed = false;
         } else {
             if self.flow_level == 0 {
@@ -753,7 +794,7 @@ impl Scanner {
     fn scan_to_next_token(&mut self) -> Result {
         let scan_mark = self.mark;
         loop {
-            if self.mark.column == 0 && is_bom(&self.buf, self.pos) {
+            if self.mark.column == 0 && is_bom(self.buf, self.pos) {
                 self.skip();
             }
             while self.ch(0) == b' '
@@ -767,7 +808,7 @@ impl Scanner {
             let n = self.tokens.len();
             if n > 1 && self.comments.len() > self.comments_head {
                 let (a, b) = (self.tokens[n - 2].typ, self.tokens[n - 1].typ);
-                let at_break = is_break(&self.buf, self.pos);
+                let at_break = is_break(self.buf, self.pos);
                 let line = self.mark.line;
                 let mark = self.mark;
                 if let Some(comment) = self.comments.last_mut()
@@ -787,7 +828,7 @@ impl Scanner {
                 self.scan_comments(scan_mark)?;
             }
 
-            if is_break(&self.buf, self.pos) {
+            if is_break(self.buf, self.pos) {
                 self.skip_line();
                 if self.flow_level == 0 {
                     self.simple_key_allowed = true;
@@ -807,14 +848,14 @@ impl Scanner {
         let mut text = Vec::new();
         let mut peek = 0;
         while peek < 512 {
-            if is_blank(&self.buf, self.pos + peek) {
+            if is_blank(self.buf, self.pos + peek) {
                 peek += 1;
                 continue;
             }
             if self.ch(peek) == b'#' {
                 let seen = self.mark.index + peek as i64;
                 loop {
-                    if is_breakz(&self.buf, self.pos) {
+                    if is_breakz(self.buf, self.pos) {
                         if self.mark.index >= seen {
                             break;
                         }
@@ -874,13 +915,13 @@ impl Scanner {
         while peek < 512 {
             column += 1;
             let p = self.pos + peek;
-            if is_blank(&self.buf, p) {
+            if is_blank(self.buf, p) {
                 peek += 1;
                 continue;
             }
-            let c = at(&self.buf, p);
+            let c = at(self.buf, p);
             let close_flow = self.flow_level > 0 && (c == b']' || c == b'}');
-            if close_flow || is_breakz(&self.buf, p) {
+            if close_flow || is_breakz(self.buf, p) {
                 // A line break or terminator.
                 if close_flow || !recent_empty {
                     if close_flow
@@ -910,7 +951,7 @@ impl Scanner {
                         text.push(b'\n');
                     }
                 }
-                if !is_break(&self.buf, p) {
+                if !is_break(self.buf, p) {
                     break;
                 }
                 first_empty = false;
@@ -951,7 +992,7 @@ impl Scanner {
             // Consume the comment line.
             let seen = self.mark.index + peek as i64;
             loop {
-                if is_breakz(&self.buf, self.pos) {
+                if is_breakz(self.buf, self.pos) {
                     if self.mark.index >= seen {
                         break;
                     }
@@ -1018,22 +1059,22 @@ impl Scanner {
                 "found unknown directive name",
             ));
         }
-        while is_blank(&self.buf, self.pos) {
+        while is_blank(self.buf, self.pos) {
             self.skip();
         }
         if self.ch(0) == b'#' {
-            while !is_breakz(&self.buf, self.pos) {
+            while !is_breakz(self.buf, self.pos) {
                 self.skip();
             }
         }
-        if !is_breakz(&self.buf, self.pos) {
+        if !is_breakz(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a directive",
                 start_mark,
                 "did not find expected comment or line break",
             ));
         }
-        if is_break(&self.buf, self.pos) {
+        if is_break(self.buf, self.pos) {
             self.skip_line();
         }
         Ok(token)
@@ -1041,7 +1082,7 @@ impl Scanner {
 
     fn scan_directive_name(&mut self, start_mark: Mark) -> Result<Vec<u8>> {
         let mut s = Vec::new();
-        while is_alpha(&self.buf, self.pos) {
+        while is_alpha(self.buf, self.pos) {
             self.read(&mut s);
         }
         if s.is_empty() {
@@ -1051,7 +1092,7 @@ impl Scanner {
                 "could not find expected directive name",
             ));
         }
-        if !is_blankz(&self.buf, self.pos) {
+        if !is_blankz(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a directive",
                 start_mark,
@@ -1062,7 +1103,7 @@ impl Scanner {
     }
 
     fn scan_version_directive_value(&mut self, start_mark: Mark) -> Result<(i8, i8)> {
-        while is_blank(&self.buf, self.pos) {
+        while is_blank(self.buf, self.pos) {
             self.skip();
         }
         let major = self.scan_version_directive_number(start_mark)?;
@@ -1081,7 +1122,7 @@ impl Scanner {
     fn scan_version_directive_number(&mut self, start_mark: Mark) -> Result<i8> {
         let mut value: i8 = 0;
         let mut length = 0;
-        while is_digit(&self.buf, self.pos) {
+        while is_digit(self.buf, self.pos) {
             length += 1;
             if length > 2 {
                 return Err(self.error(
@@ -1104,22 +1145,22 @@ impl Scanner {
     }
 
     fn scan_tag_directive_value(&mut self, start_mark: Mark) -> Result<(Vec<u8>, Vec<u8>)> {
-        while is_blank(&self.buf, self.pos) {
+        while is_blank(self.buf, self.pos) {
             self.skip();
         }
         let handle = self.scan_tag_handle(true, start_mark)?;
-        if !is_blank(&self.buf, self.pos) {
+        if !is_blank(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a %TAG directive",
                 start_mark,
                 "did not find expected whitespace",
             ));
         }
-        while is_blank(&self.buf, self.pos) {
+        while is_blank(self.buf, self.pos) {
             self.skip();
         }
         let prefix = self.scan_tag_uri(true, &[], start_mark)?;
-        if !is_blankz(&self.buf, self.pos) {
+        if !is_blankz(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a %TAG directive",
                 start_mark,
@@ -1133,13 +1174,13 @@ impl Scanner {
         let start_mark = self.mark;
         self.skip();
         let mut s = Vec::new();
-        while is_alpha(&self.buf, self.pos) {
+        while is_alpha(self.buf, self.pos) {
             self.read(&mut s);
         }
         let end_mark = self.mark;
         let c = self.ch(0);
         if s.is_empty()
-            || !(is_blankz(&self.buf, self.pos)
+            || !(is_blankz(self.buf, self.pos)
                 || matches!(c, b'?' | b':' | b',' | b']' | b'}' | b'%' | b'@' | b'`'))
         {
             let context = if typ == TokenType::Anchor {
@@ -1190,7 +1231,7 @@ impl Scanner {
                 }
             }
         }
-        if !is_blankz(&self.buf, self.pos) {
+        if !is_blankz(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a tag",
                 start_mark,
@@ -1221,7 +1262,7 @@ impl Scanner {
         }
         let mut s = Vec::new();
         self.read(&mut s);
-        while is_alpha(&self.buf, self.pos) {
+        while is_alpha(self.buf, self.pos) {
             self.read(&mut s);
         }
         if self.ch(0) == b'!' {
@@ -1244,7 +1285,7 @@ impl Scanner {
         }
         loop {
             let c = self.ch(0);
-            let uri_char = is_alpha(&self.buf, self.pos)
+            let uri_char = is_alpha(self.buf, self.pos)
                 || matches!(
                     c,
                     b';' | b'/'
@@ -1291,8 +1332,8 @@ impl Scanner {
         let mut w: usize = 1024;
         while w > 0 {
             if !(self.ch(0) == b'%'
-                && is_hex(&self.buf, self.pos + 1)
-                && is_hex(&self.buf, self.pos + 2))
+                && is_hex(self.buf, self.pos + 1)
+                && is_hex(self.buf, self.pos + 2))
             {
                 return Err(self.error(
                     Self::tag_error_context(directive),
@@ -1301,7 +1342,7 @@ impl Scanner {
                 ));
             }
             let octet =
-                ((as_hex(&self.buf, self.pos + 1) << 4) + as_hex(&self.buf, self.pos + 2)) as u8;
+                ((as_hex(self.buf, self.pos + 1) << 4) + as_hex(self.buf, self.pos + 2)) as u8;
             if w == 1024 {
                 w = width(octet);
                 if w == 0 {
@@ -1339,7 +1380,7 @@ impl Scanner {
         if c == b'+' || c == b'-' {
             chomping = if c == b'+' { 1 } else { -1 };
             self.skip();
-            if is_digit(&self.buf, self.pos) {
+            if is_digit(self.buf, self.pos) {
                 if self.ch(0) == b'0' {
                     return Err(self.error(
                         "while scanning a block scalar",
@@ -1350,7 +1391,7 @@ impl Scanner {
                 increment = i64::from(self.ch(0) - b'0');
                 self.skip();
             }
-        } else if is_digit(&self.buf, self.pos) {
+        } else if is_digit(self.buf, self.pos) {
             if self.ch(0) == b'0' {
                 return Err(self.error(
                     "while scanning a block scalar",
@@ -1367,23 +1408,23 @@ impl Scanner {
             }
         }
 
-        while is_blank(&self.buf, self.pos) {
+        while is_blank(self.buf, self.pos) {
             self.skip();
         }
         if self.ch(0) == b'#' {
             self.scan_line_comment(start_mark)?;
-            while !is_breakz(&self.buf, self.pos) {
+            while !is_breakz(self.buf, self.pos) {
                 self.skip();
             }
         }
-        if !is_breakz(&self.buf, self.pos) {
+        if !is_breakz(self.buf, self.pos) {
             return Err(self.error(
                 "while scanning a block scalar",
                 start_mark,
                 "did not find expected comment or line break",
             ));
         }
-        if is_break(&self.buf, self.pos) {
+        if is_break(self.buf, self.pos) {
             self.skip_line();
         }
 
@@ -1404,8 +1445,8 @@ impl Scanner {
         )?;
 
         let mut leading_blank = false;
-        while self.mark.column == indent && !is_z(&self.buf, self.pos) {
-            let trailing_blank = is_blank(&self.buf, self.pos);
+        while self.mark.column == indent && !is_z(self.buf, self.pos) {
+            let trailing_blank = is_blank(self.buf, self.pos);
             if !literal
                 && !leading_blank
                 && !trailing_blank
@@ -1421,9 +1462,11 @@ impl Scanner {
             s.extend_from_slice(&trailing_breaks);
             trailing_breaks.clear();
 
-            leading_blank = is_blank(&self.buf, self.pos);
-            while !is_breakz(&self.buf, self.pos) {
-                self.read(&mut s);
+            leading_blank = is_blank(self.buf, self.pos);
+            while !is_breakz(self.buf, self.pos) {
+                if self.read_ascii_run(&mut s, |b| matches!(b, b'\r' | b'\n' | 0)) == 0 {
+                    self.read(&mut s);
+                }
             }
             self.read_line(&mut leading_break);
             self.scan_block_scalar_breaks(
@@ -1461,20 +1504,20 @@ impl Scanner {
         *end_mark = self.mark;
         let mut max_indent = 0;
         loop {
-            while (*indent == 0 || self.mark.column < *indent) && is_space(&self.buf, self.pos) {
+            while (*indent == 0 || self.mark.column < *indent) && is_space(self.buf, self.pos) {
                 self.skip();
             }
             if self.mark.column > max_indent {
                 max_indent = self.mark.column;
             }
-            if (*indent == 0 || self.mark.column < *indent) && is_tab(&self.buf, self.pos) {
+            if (*indent == 0 || self.mark.column < *indent) && is_tab(self.buf, self.pos) {
                 return Err(self.error(
                     "while scanning a block scalar",
                     start_mark,
                     "found a tab character where an indentation space is expected",
                 ));
             }
-            if !is_break(&self.buf, self.pos) {
+            if !is_break(self.buf, self.pos) {
                 break;
             }
             self.read_line(breaks);
@@ -1503,7 +1546,7 @@ impl Scanner {
             if self.mark.column == 0
                 && ((self.ch(0) == b'-' && self.ch(1) == b'-' && self.ch(2) == b'-')
                     || (self.ch(0) == b'.' && self.ch(1) == b'.' && self.ch(2) == b'.'))
-                && is_blankz(&self.buf, self.pos + 3)
+                && is_blankz(self.buf, self.pos + 3)
             {
                 return Err(self.error(
                     "while scanning a quoted scalar",
@@ -1511,7 +1554,7 @@ impl Scanner {
                     "found unexpected document indicator",
                 ));
             }
-            if is_z(&self.buf, self.pos) {
+            if is_z(self.buf, self.pos) {
                 return Err(self.error(
                     "while scanning a quoted scalar",
                     start_mark,
@@ -1520,7 +1563,7 @@ impl Scanner {
             }
 
             let mut leading_blanks = false;
-            while !is_blankz(&self.buf, self.pos) {
+            while !is_blankz(self.buf, self.pos) {
                 let c = self.ch(0);
                 if single && c == b'\'' && self.ch(1) == b'\'' {
                     s.push(b'\'');
@@ -1530,7 +1573,7 @@ impl Scanner {
                     break;
                 } else if !single && c == b'"' {
                     break;
-                } else if !single && c == b'\\' && is_break(&self.buf, self.pos + 1) {
+                } else if !single && c == b'\\' && is_break(self.buf, self.pos + 1) {
                     self.skip();
                     self.skip_line();
                     leading_blanks = true;
@@ -1571,14 +1614,14 @@ impl Scanner {
                     if code_length > 0 {
                         let mut value: u32 = 0;
                         for k in 0..code_length {
-                            if !is_hex(&self.buf, self.pos + k) {
+                            if !is_hex(self.buf, self.pos + k) {
                                 return Err(self.error(
                                     "while parsing a quoted scalar",
                                     start_mark,
                                     "did not find expected hexdecimal number",
                                 ));
                             }
-                            value = (value << 4) + as_hex(&self.buf, self.pos + k);
+                            value = (value << 4) + as_hex(self.buf, self.pos + k);
                         }
                         let Some(ch) = char::from_u32(value) else {
                             return Err(self.error(
@@ -1593,7 +1636,10 @@ impl Scanner {
                             self.skip();
                         }
                     }
-                } else {
+                } else if self
+                    .read_ascii_run(&mut s, |b| b <= b' ' || matches!(b, b'\'' | b'"' | b'\\'))
+                    == 0
+                {
                     self.read(&mut s);
                 }
             }
@@ -1605,8 +1651,8 @@ impl Scanner {
             }
 
             // Consume blank characters.
-            while is_blank(&self.buf, self.pos) || is_break(&self.buf, self.pos) {
-                if is_blank(&self.buf, self.pos) {
+            while is_blank(self.buf, self.pos) || is_break(self.buf, self.pos) {
+                if is_blank(self.buf, self.pos) {
                     if !leading_blanks {
                         self.read(&mut whitespaces);
                     } else {
@@ -1666,7 +1712,7 @@ impl Scanner {
             if self.mark.column == 0
                 && ((self.ch(0) == b'-' && self.ch(1) == b'-' && self.ch(2) == b'-')
                     || (self.ch(0) == b'.' && self.ch(1) == b'.' && self.ch(2) == b'.'))
-                && is_blankz(&self.buf, self.pos + 3)
+                && is_blankz(self.buf, self.pos + 3)
             {
                 break;
             }
@@ -1674,9 +1720,9 @@ impl Scanner {
                 break;
             }
 
-            while !is_blankz(&self.buf, self.pos) {
+            while !is_blankz(self.buf, self.pos) {
                 let c = self.ch(0);
-                if (c == b':' && is_blankz(&self.buf, self.pos + 1))
+                if (c == b':' && is_blankz(self.buf, self.pos + 1))
                     || (self.flow_level > 0 && matches!(c, b',' | b'?' | b'[' | b']' | b'{' | b'}'))
                 {
                     break;
@@ -1701,17 +1747,26 @@ impl Scanner {
                         whitespaces.clear();
                     }
                 }
-                self.read(&mut s);
+                // A run of ordinary characters at once, else one character.
+                let flow = self.flow_level > 0;
+                let run = self.read_ascii_run(&mut s, |b| {
+                    b <= b' '
+                        || b == b':'
+                        || (flow && matches!(b, b',' | b'?' | b'[' | b']' | b'{' | b'}'))
+                });
+                if run == 0 {
+                    self.read(&mut s);
+                }
                 end_mark = self.mark;
             }
 
-            if !(is_blank(&self.buf, self.pos) || is_break(&self.buf, self.pos)) {
+            if !(is_blank(self.buf, self.pos) || is_break(self.buf, self.pos)) {
                 break;
             }
 
-            while is_blank(&self.buf, self.pos) || is_break(&self.buf, self.pos) {
-                if is_blank(&self.buf, self.pos) {
-                    if leading_blanks && self.mark.column < indent && is_tab(&self.buf, self.pos) {
+            while is_blank(self.buf, self.pos) || is_break(self.buf, self.pos) {
+                if is_blank(self.buf, self.pos) {
+                    if leading_blanks && self.mark.column < indent && is_tab(self.buf, self.pos) {
                         return Err(self.error(
                             "while scanning a plain scalar",
                             start_mark,
