@@ -197,7 +197,6 @@ fn binary_is_json_when_encrypted_and_raw_when_plain() {
 }
 
 #[test]
-#[ignore = "needs the YAML store, which is stubbed on this branch: run with --ignored once merged"]
 fn yaml_metadata_goes_into_every_document_and_comes_from_the_first() {
     let mut a = Map::new();
     a.push("a", Node::str("x"));
