@@ -2,11 +2,19 @@
 //! of the plaintext trees ([`tree`]), re-encryption of the result so unchanged values keep their
 //! exact ciphertext ([`seal`]), and conflict markers around re-encrypted text ([`markers`]).
 //!
-//! Nothing here touches keys or prints: callers recover data keys and report.
+//! Nothing here touches master keys or prints: callers recover data keys and report.
 
+pub mod lines;
+pub mod markers;
+pub mod seal;
 pub mod tree;
 
+pub use seal::{
+    KeySide, MetadataMerge, MetadataNote, SealedMerge, gather_ivs, merge_metadata, seal_merge,
+};
 pub use tree::{Conflict, ConflictKind, TreeMerge, merge_documents, same_map, same_node};
 
+#[cfg(test)]
+mod seal_tests;
 #[cfg(test)]
 mod tree_tests;

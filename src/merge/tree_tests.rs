@@ -357,7 +357,7 @@ fn repeated_keys_make_a_map_atomic() {
     let mut o = doc(json!({"a": "1"}));
     o.push("a", Node::str("dup"));
     let t = doc(json!({"a": "1", "x": "y"}));
-    let m = merge_documents(&[b], &[o.clone()], &[t.clone()]);
+    let m = merge_documents(&[b], std::slice::from_ref(&o), std::slice::from_ref(&t));
     assert_eq!(m.conflicts.len(), 1);
     assert!(m.conflicts[0].path.is_empty());
     assert_eq!(m.conflicts[0].to_string(), "the whole document: changed differently on both sides");
