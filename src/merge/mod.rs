@@ -12,7 +12,9 @@ pub mod tree;
 pub use seal::{
     KeySide, MetadataMerge, MetadataNote, SealedMerge, gather_ivs, merge_metadata, seal_merge,
 };
-pub use tree::{Conflict, ConflictKind, TreeMerge, merge_documents, same_map, same_node};
+pub use tree::{
+    Conflict, ConflictKind, TreeMerge, merge_documents, same_docs, same_map, same_node,
+};
 
 #[cfg(test)]
 mod seal_tests;

@@ -286,7 +286,8 @@ fn has_repeated_key(m: &Map) -> bool {
     m.entries().any(|(k, _)| !seen.insert(k))
 }
 
-fn same_docs(a: &[Document], b: &[Document]) -> bool {
+/// [`same_map`] for whole files: the same documents in the same order.
+pub fn same_docs(a: &[Document], b: &[Document]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_map(x, y))
 }
 

@@ -1,0 +1,55 @@
+//! `sealgate diff FILE`: a git `textconv` driver. Prints the decrypted file exactly as
+//! `sealgate decrypt` does (format from the extension). It never fails `git diff`: a file that
+//! cannot be decrypted (no key, not encrypted, damaged) is printed as it is, with one line on
+//! standard error saying why. A file with conflict markers from `sealgate merge` prints its
+//! plaintext alternatives between the same markers.
+
+use std::io::Write;
+
+use sealgate::format::store::{self, Format};
+use zeroize::Zeroizing;
+
+use super::{Context, conflicts, unlock};
+use crate::args::DiffArgs;
+use crate::exit::{CliError, CliResult, Code};
+use crate::io::Input;
+use crate::report;
+
+pub fn run(_ctx: &Context, args: DiffArgs) -> CliResult {
+    let input = match Input::read_path(&args.file) {
+        Ok(input) => input,
+        Err(e) => {
+            // Nothing to show; an empty text still lets git go on.
+            eprintln!("sealgate diff: {}", e.message);
+            return Ok(());
+        }
+    };
+    let format = Format::from_path(&args.file);
+    let shown = match plaintext(&input, format) {
+        Ok(plain) => plain,
+        Err(e) => {
+            eprintln!("sealgate diff: {}: shown as it is: {}", input.display, e.message);
+            input.bytes
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(&shown).and_then(|_| out.flush()).map_err(|e| {
+        CliError::new(Code::CouldNotWriteOutput, format!("failed to write standard output: {e}"))
+    })
+}
+
+/// The decrypted text, or why there is none (the error message names no value).
+fn plaintext(input: &Input, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
+    if conflicts::has_markers(&input.bytes) {
+        return conflicts::open(input, format, false)?.plaintext(format, &input.display);
+    }
+    let unlocked = unlock(input, format)?;
+    let opened = unlocked
+        .file
+        .decrypt(&unlocked.key, false)
+        .map_err(|e| report::file_error(&input.display, e))?;
+    report::warnings(&input.display, &opened.warnings);
+    store::emit_plain(format, &opened.docs)
+        .map(Zeroizing::new)
+        .map_err(|e| report::file_error(&input.display, e.into()))
+}
