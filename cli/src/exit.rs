@@ -13,6 +13,9 @@ pub enum Code {
     CouldNotReadInput = 2,
     /// The output could not be written.
     CouldNotWriteOutput = 3,
+    /// The result cannot be expressed in the output format (nested values in dotenv, NaN in
+    /// JSON, a map extracted as dotenv).
+    CannotWriteFormat = 4,
     /// `set`: the value is not valid JSON.
     InvalidSetValue = 7,
     /// Encrypting the tree failed.

@@ -10,12 +10,22 @@ use crate::exit::{CliError, Code, chain};
 /// Maps a file-level error on `file` to the CLI error the user sees.
 pub fn file_error(file: &str, err: FileError) -> CliError {
     match err {
-        FileError::Store(StoreError::Empty) => {
+        FileError::Store(StoreError::Empty { .. }) => {
             CliError::new(Code::EmptyInput, format!("{file} is empty: there is nothing to encrypt or decrypt"))
         }
-        FileError::Store(StoreError::NoMetadata) => {
+        FileError::Store(StoreError::NoMetadata { .. }) => {
             CliError::new(Code::Generic, format!("{file} is not encrypted: sops metadata not found"))
                 .hint("encrypt it first with `sealgate encrypt`, or check that you passed the right file")
+        }
+        FileError::Store(
+            e @ (StoreError::Unrepresentable { .. }
+            | StoreError::CannotExtract { .. }
+            | StoreError::NoDocument { .. }),
+        ) => CliError::new(Code::CannotWriteFormat, format!("{file}: {}", chain(&e)))
+            .hint("choose another --output-type, or extract a single value"),
+        FileError::Store(e @ StoreError::Metadata { .. }) => {
+            CliError::new(Code::Generic, format!("{file}: {}", chain(&e)))
+                .hint("the sops metadata block was edited by hand; restore it from version control")
         }
         FileError::Store(e) => CliError::new(Code::CouldNotReadInput, format!("failed to read {file}: {}", chain(&e))),
         FileError::Metadata(e) => {

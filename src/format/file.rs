@@ -75,15 +75,11 @@ impl SopsFile {
         if format != Format::Yaml {
             return Ok(vec![SopsFile::parse(format, input)?]);
         }
-        let docs = store::yaml::parse(input)
-            .map_err(|e| StoreError::Syntax { format: "yaml", message: e.to_string() })?;
-        if docs.is_empty() {
-            return Err(StoreError::Empty.into());
-        }
+        let docs = store::parse_plain(Format::Yaml, input)?;
         docs.into_iter()
             .map(|mut doc| {
                 let Some(Node::Map(meta)) = doc.remove("sops") else {
-                    return Err(FileError::Store(StoreError::NoMetadata));
+                    return Err(FileError::Store(StoreError::NoMetadata { format }));
                 };
                 let metadata = Metadata::from_tree(&meta)?;
                 Ok(SopsFile { format, docs: vec![doc], metadata })

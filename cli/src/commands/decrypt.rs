@@ -1,9 +1,9 @@
 //! `sealgate decrypt`: the whole plaintext, or one value with `--extract`. Nothing is printed
 //! unless every value decrypted and the MAC verified.
 
+use sealgate::format::Node;
 use sealgate::format::path::TreePath;
 use sealgate::format::store::{self, Format};
-use sealgate::format::{Node, Scalar};
 use zeroize::Zeroizing;
 
 use super::{Context, unlock};
@@ -44,20 +44,15 @@ pub fn run(_ctx: &Context, args: DecryptArgs) -> CliResult {
             })?;
             extracted(node, out_format)?
         }
-        None => Zeroizing::new(
-            store::emit_plain(out_format, &opened.docs)
-                .map_err(|e| report::file_error(&input.display, e.into()))?,
-        ),
+        None => store::emit_plain(out_format, &opened.docs)
+            .map_err(|e| report::file_error(&input.display, e.into()))?,
     };
     Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, true)
 }
 
 /// A string prints raw with no newline (as sops does); anything else through the store.
 fn extracted(node: &Node, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
-    if let Node::Scalar(Scalar::Str(bytes)) = node {
-        return Ok(bytes.clone());
-    }
-    store::emit_value(format, node).map(Zeroizing::new).map_err(|e| {
+    store::emit_value(format, node).map_err(|e| {
         CliError::new(Code::Generic, format!("cannot print the extracted value: {}", chain(&e)))
     })
 }

@@ -157,8 +157,8 @@ pub fn run_unseal(_ctx: &Context, args: UnsealArgs) -> CliResult {
             if count > 0 {
                 out.extend_from_slice(b"---\n");
             }
-            out.extend(
-                store::emit_plain(Format::Yaml, &[manifest])
+            out.extend_from_slice(
+                &store::emit_plain(Format::Yaml, &[manifest])
                     .map_err(|e| report::file_error(&input.display, e.into()))?,
             );
             count += 1;
