@@ -75,9 +75,7 @@ impl Views {
     /// The plaintext of both sides as one text, the alternatives between conflict markers.
     pub fn plaintext(&self, format: Format, display: &str) -> CliResult<Zeroizing<Vec<u8>>> {
         let emit = |docs: &[Document]| {
-            store::emit_plain(format, docs)
-                .map(Zeroizing::new)
-                .map_err(|e| report::file_error(display, e.into()))
+            store::emit_plain(format, docs).map_err(|e| report::file_error(display, e.into()))
         };
         let (o, t) = (emit(&self.ours.docs)?, emit(&self.theirs.docs)?);
         Ok(markers::join(&o, &t, markers::DEFAULT_MARKER_SIZE).text)

@@ -50,6 +50,5 @@ fn plaintext(input: &Input, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
         .map_err(|e| report::file_error(&input.display, e))?;
     report::warnings(&input.display, &opened.warnings);
     store::emit_plain(format, &opened.docs)
-        .map(Zeroizing::new)
         .map_err(|e| report::file_error(&input.display, e.into()))
 }

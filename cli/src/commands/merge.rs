@@ -64,7 +64,7 @@ fn parse(input: &Input, format: Format, name: &str) -> CliResult<Version> {
     }
     match SopsFile::parse(format, &input.bytes) {
         Ok(f) => Ok(Version::Encrypted(f)),
-        Err(FileError::Store(StoreError::NoMetadata)) => Ok(Version::Plain),
+        Err(FileError::Store(StoreError::NoMetadata { .. })) => Ok(Version::Plain),
         Err(e) => Err(report::file_error(name, e)),
     }
 }
