@@ -28,7 +28,7 @@ pub fn run(_ctx: &Context, args: DiffArgs) -> CliResult {
     let shown = match plaintext(&input, format) {
         Ok(plain) => plain,
         Err(e) => {
-            eprintln!("sealgate diff: {}: shown as it is: {}", input.display, e.message);
+            eprintln!("sealgate diff: {}: shown as it is: {}", input.display, reason(&e, &input));
             input.bytes
         }
     };
@@ -51,4 +51,11 @@ fn plaintext(input: &Input, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
     report::warnings(&input.display, &opened.warnings);
     store::emit_plain(format, &opened.docs)
         .map_err(|e| report::file_error(&input.display, e.into()))
+}
+
+/// The error on one line, without repeating the file name.
+fn reason(e: &CliError, input: &Input) -> String {
+    let prefix = format!("{}: ", input.display);
+    let message = e.message.strip_prefix(&prefix).unwrap_or(&e.message);
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }

@@ -51,21 +51,22 @@ pub fn run(_ctx: &Context, args: MergeArgs) -> CliResult {
     }
 }
 
-/// A version that was read: encrypted, not encrypted, or (the base only) absent.
+/// A version that was read: encrypted, not encrypted (or not even valid in its format: the
+/// error is kept), or (the base only) absent.
 enum Version {
     Encrypted(SopsFile),
-    Plain,
+    Plain(Option<CliError>),
     Empty,
 }
 
-fn parse(input: &Input, format: Format, name: &str) -> CliResult<Version> {
+fn parse(input: &Input, format: Format, name: &str) -> Version {
     if input.bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Version::Empty);
+        return Version::Empty;
     }
     match SopsFile::parse(format, &input.bytes) {
-        Ok(f) => Ok(Version::Encrypted(f)),
-        Err(FileError::Store(StoreError::NoMetadata { .. })) => Ok(Version::Plain),
-        Err(e) => Err(report::file_error(name, e)),
+        Ok(f) => Version::Encrypted(f),
+        Err(FileError::Store(StoreError::NoMetadata { .. })) => Version::Plain(None),
+        Err(e) => Version::Plain(Some(report::file_error(name, e))),
     }
 }
 
@@ -84,21 +85,31 @@ fn merge(args: &MergeArgs, display: &str) -> CliResult<Outcome> {
     }
     let names = |side: &str| format!("{display} ({side})");
     let versions = (
-        parse(&base, format, &names("base"))?,
-        parse(&ours, format, &names("ours"))?,
-        parse(&theirs, format, &names("theirs"))?,
+        parse(&base, format, &names("base")),
+        parse(&ours, format, &names("ours")),
+        parse(&theirs, format, &names("theirs")),
     );
     let (base_file, ours_file, theirs_file) = match versions {
-        (Version::Plain | Version::Empty, Version::Plain, Version::Plain) => {
+        (Version::Encrypted(b), Version::Encrypted(o), Version::Encrypted(t)) => (Some(b), o, t),
+        (Version::Empty, Version::Encrypted(o), Version::Encrypted(t)) => (None, o, t),
+        // Encrypted nowhere: what git would do without this driver.
+        (Version::Plain(_) | Version::Empty, Version::Plain(_), Version::Plain(_)) => {
             return merge_text(args);
         }
-        (b, Version::Encrypted(o), Version::Encrypted(t)) => match b {
-            Version::Encrypted(b) => (Some(b), o, t),
-            Version::Empty => (None, o, t),
-            Version::Plain => return Err(not_encrypted(display, "base")),
-        },
-        (_, Version::Encrypted(_), _) => return Err(not_encrypted(display, "theirs")),
-        _ => return Err(not_encrypted(display, "ours")),
+        (b, o, t) => {
+            let mut unreadable = None;
+            let mut plain = None;
+            for (side, v) in [("base", b), ("ours", o), ("theirs", t)] {
+                match v {
+                    Version::Plain(Some(e)) => unreadable = unreadable.or(Some(e)),
+                    Version::Plain(None) => plain = plain.or(Some(side)),
+                    _ => {}
+                }
+            }
+            return Err(
+                unreadable.unwrap_or_else(|| not_encrypted(display, plain.unwrap_or("base")))
+            );
+        }
     };
     merge_encrypted(args, display, format, base_file, ours_file, theirs_file, &theirs.bytes)
 }
