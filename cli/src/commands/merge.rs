@@ -171,7 +171,8 @@ fn merge_encrypted(
         }
         None => Vec::new(),
     };
-    let tree = merge::merge_documents(&base_docs, &ours_plain.docs, &theirs_plain.docs);
+    let mut tree = merge::merge_documents(&base_docs, &ours_plain.docs, &theirs_plain.docs);
+    merge::sort_encrypted_secrets(&mut tree);
     let md =
         merge::merge_metadata(base.as_ref().map(|b| &b.metadata), &ours.metadata, &theirs.metadata);
     for note in &md.notes {

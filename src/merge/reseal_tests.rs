@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::seal::{KeySide, MetadataNote, gather_ivs, merge_metadata, seal_merge};
+use super::reseal::{KeySide, MetadataNote, gather_ivs, merge_metadata, seal_merge};
 use super::tree::merge_documents;
 use crate::format::cipher::DataKey;
 use crate::format::file::{EncryptParams, FileError, SopsFile};
