@@ -62,7 +62,8 @@ impl Repo {
         repo.git_ok(&["config", "merge.sealgate.name", "sealgate: merge encrypted files by key"]);
         repo.write(
             ".gitattributes",
-            "*.enc.yaml diff=sealgate merge=sealgate\n*.enc.json diff=sealgate merge=sealgate\n",
+            "*.enc.yaml diff=sealgate merge=sealgate\n*.enc.json diff=sealgate merge=sealgate\n\
+             *.sealed.yaml diff=sealgate merge=sealgate\n",
         );
         repo.git_ok(&["add", ".gitattributes"]);
         repo.git_ok(&["commit", "-qm", "attributes"]);
@@ -205,9 +206,9 @@ fn untouched_cipher_lines<'a>(before: &'a str, changed: &[&str]) -> Vec<&'a str>
     lines
 }
 
-/// The ciphertext of `api_token` in an encrypted file.
-fn token_cipher(file: &str) -> String {
-    let line = file.lines().find(|l| l.contains("api_token")).unwrap();
+/// The ciphertext of the first value at a key named `key` in an encrypted file.
+fn cipher_of(file: &str, key: &str) -> String {
+    let line = file.lines().find(|l| l.contains(key) && l.contains("ENC[")).unwrap();
     let start = line.find("ENC[").unwrap();
     let end = line[start..].find(']').unwrap();
     line[start..=start + end].to_owned()
@@ -271,7 +272,7 @@ hosts:
 fn yaml_conflict_is_written_around_ciphertext_and_resolved_with_edit() {
     let repo = Repo::new();
     repo.add_encrypted("s.enc.yaml", YAML_BASE, "base");
-    let base_token = token_cipher(&repo.read("s.enc.yaml"));
+    let base_token = cipher_of(&repo.read("s.enc.yaml"), "api_token");
     repo.git_ok(&["checkout", "-qb", "feature"]);
     repo.set_and_commit(
         "s.enc.yaml",
@@ -370,8 +371,7 @@ fn add_add_of_one_file_merges_against_an_empty_base() {
     repo.add_encrypted("new.enc.yaml", "shared: same\nfrom_main: m\n", "main adds");
     let out = repo.git(&["merge", "-m", "merge feature", "feature"]);
     assert!(out.status.success(), "{}", text(&out));
-    // Each side encrypted with its own data key: the result keeps ours' and says so.
-    assert!(String::from_utf8_lossy(&out.stderr).contains("keeps ours'"), "{}", text(&out));
+    // Each side encrypted with its own data key for the same recipient: ours' is kept.
     let expected = "shared: same\nfrom_main: m\nfrom_feature: f\n";
     assert_eq!(repo.sealgate_ok(&["decrypt", "new.enc.yaml"]), expected);
     if let Some(plain) = repo.sops_decrypt("new.enc.yaml") {
@@ -445,7 +445,7 @@ fn json_branches_changing_different_keys_merge_cleanly() {
 fn json_conflict_is_written_around_ciphertext_and_resolved_with_edit() {
     let repo = Repo::new();
     repo.add_encrypted("s.enc.json", JSON_BASE, "base");
-    let base_token = token_cipher(&repo.read("s.enc.json"));
+    let base_token = cipher_of(&repo.read("s.enc.json"), "api_token");
     repo.git_ok(&["checkout", "-qb", "feature"]);
     repo.set_and_commit(
         "s.enc.json",
@@ -582,4 +582,89 @@ fn a_merge_equal_to_one_side_keeps_that_file_byte_for_byte() {
         repo.sealgate(&["merge", "base.json", "ours.json", "theirs.json", "--path", "s.enc.json"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(repo.read("ours.json"), ours);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sealed Secrets: a stream of independent SOPS files, one per document
+
+/// Two Secrets as `kubectl create secret --dry-run -o yaml` would write them.
+fn secrets(first: &str, second: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: first\n  namespace: apps\nstringData:\n  \
+         token: {first}\n  shared: same\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: second\n  \
+         namespace: apps\nstringData:\n  token: {second}\n"
+    )
+}
+
+impl Repo {
+    /// Seals Secrets into `name` (every document gets its own data key) and commits.
+    fn seal_and_commit(&self, name: &str, manifests: &str, message: &str) {
+        self.write("secrets.tmp.yaml", manifests);
+        let sealed = self.sealgate_ok(&["seal", "--age", RECIPIENT, "secrets.tmp.yaml"]);
+        std::fs::remove_file(self.path("secrets.tmp.yaml")).unwrap();
+        self.write(name, &sealed);
+        self.git_ok(&["add", name]);
+        self.git_ok(&["commit", "-qm", message]);
+    }
+
+    /// The `stringData` values of every unsealed Secret, in order.
+    fn unsealed_tokens(&self, name: &str) -> Vec<String> {
+        let out = self.sealgate_ok(&["unseal", name]);
+        out.lines().filter_map(|l| l.trim().strip_prefix("token: ")).map(str::to_owned).collect()
+    }
+}
+
+#[test]
+fn sealed_streams_merge_document_by_document() {
+    let repo = Repo::new();
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-base", "t2-base"), "base");
+    repo.git_ok(&["checkout", "-qb", "feature"]);
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-base", "t2-feature"), "feature");
+    let feature = repo.read("app.sealed.yaml");
+    repo.git_ok(&["checkout", "-q", "main"]);
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-main", "t2-base"), "main");
+    let main = repo.read("app.sealed.yaml");
+
+    let out = repo.git(&["merge", "-m", "merge feature", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let merged = repo.read("app.sealed.yaml");
+    assert_eq!(repo.unsealed_tokens("app.sealed.yaml"), ["t1-main", "t2-feature"]);
+    let docs = |s: &str| s.split("\n---\n").map(str::to_owned).collect::<Vec<_>>();
+    let (merged, main, feature) = (docs(&merged), docs(&main), docs(&feature));
+    assert_eq!(merged.len(), 2);
+    // `first`: feature only re-sealed it (new data key, same values), so main's is kept whole.
+    assert_eq!(merged[0], main[0]);
+    // `second`: main only re-sealed it, feature changed a value: feature's value under main's
+    // data key (each side made a new key for the same recipient; ours' is kept).
+    let armor = |doc: &str| {
+        doc.split("BEGIN AGE").nth(1).unwrap().split("END AGE").next().unwrap().to_owned()
+    };
+    assert_eq!(armor(&merged[1]), armor(&main[1]));
+    assert_ne!(armor(&merged[1]), armor(&feature[1]));
+    let diff = repo.git_ok(&["show", "HEAD^2"]);
+    assert!(diff.contains("-        token: t2-base\n+        token: t2-feature\n"), "{diff}");
+}
+
+#[test]
+fn sealed_stream_conflict_resolves_with_edit() {
+    let repo = Repo::new();
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-base", "t2-base"), "base");
+    repo.git_ok(&["checkout", "-qb", "feature"]);
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-feature", "t2-feature"), "feature");
+    repo.git_ok(&["checkout", "-q", "main"]);
+    repo.seal_and_commit("app.sealed.yaml", &secrets("t1-main", "t2-base"), "main");
+
+    let out = repo.git(&["merge", "-m", "merge feature", "feature"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let conflicted = repo.read("app.sealed.yaml");
+    assert_eq!(conflicted.matches("<<<<<<< ours\n").count(), 1, "{conflicted}");
+    let base_token = cipher_of(&repo.git_ok(&["show", "HEAD~1:app.sealed.yaml"]), "token");
+    repo.assert_nowhere_on_disk(
+        &["t1-main", "t1-feature", "t2-feature", "t1-base", "t2-base"],
+        &base_token,
+    );
+    let out = repo.edit_with("app.sealed.yaml", PICK_THEIRS);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_no_markers(&repo.read("app.sealed.yaml"));
+    assert_eq!(repo.unsealed_tokens("app.sealed.yaml"), ["t1-feature", "t2-feature"]);
 }

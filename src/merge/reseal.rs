@@ -19,6 +19,7 @@ use crate::format::metadata::{KeyGroup, Metadata};
 use crate::format::rules::EncryptionRule;
 use crate::format::store::Format;
 use crate::format::timestamp::Timestamp;
+use crate::format::tree::Node;
 
 use super::tree::TreeMerge;
 
@@ -35,8 +36,8 @@ pub enum MetadataNote {
     /// Only theirs changed the recipients or the data key (updatekeys, rotate): the result
     /// uses theirs' key groups and data key.
     TookTheirKeys,
-    /// Both sides changed the recipients or data key differently: ours' are kept, theirs'
-    /// change is lost.
+    /// Both sides changed the recipients differently: ours' are kept, theirs' change is lost.
+    /// (Both sides making new data keys for the same recipients is not worth a note.)
     KeptOurKeys,
     /// Only theirs changed the encryption rule or `mac_only_encrypted`: theirs' applies.
     TookTheirRule,
@@ -51,8 +52,8 @@ impl std::fmt::Display for MetadataNote {
                 "only theirs changed the recipients or data key: the result uses theirs'"
             }
             MetadataNote::KeptOurKeys => {
-                "both sides changed the recipients or data key: the result keeps ours', so \
-                 theirs' change is lost (run `sealgate updatekeys` or `sealgate rotate` again)"
+                "both sides changed the recipients: the result keeps ours', so theirs' change \
+                 is lost (run `sealgate updatekeys` again)"
             }
             MetadataNote::TookTheirRule => {
                 "only theirs changed the encryption rule: the result uses theirs'"
@@ -78,6 +79,27 @@ fn keys_of(m: &Metadata) -> (&[KeyGroup], usize) {
     (&m.key_groups, m.shamir_threshold)
 }
 
+/// Who can open the file, group by group, without the wrapped keys themselves (entries of key
+/// types sealgate does not know are compared whole).
+type Recipients<'a> = (Vec<(Vec<String>, &'a [(String, Node)])>, usize);
+
+fn recipients(m: &Metadata) -> Recipients<'_> {
+    let groups =
+        m.key_groups
+            .iter()
+            .map(|g| {
+                let mut r: Vec<String> =
+                    g.age.iter().map(|a| format!("age {}", a.recipient)).collect();
+                r.extend(g.hc_vault.iter().map(|v| {
+                    format!("vault {} {} {}", v.vault_address, v.engine_path, v.key_name)
+                }));
+                r.sort();
+                (r, g.foreign.as_slice())
+            })
+            .collect();
+    (groups, m.shamir_threshold)
+}
+
 fn rule_of(m: &Metadata) -> (&EncryptionRule, bool) {
     (&m.rule, m.mac_only_encrypted)
 }
@@ -100,7 +122,12 @@ pub fn merge_metadata(
             metadata.shamir_threshold = theirs.shamir_threshold;
             key_side = KeySide::Theirs;
             notes.push(MetadataNote::TookTheirKeys);
-        } else if !base.is_some_and(|b| keys_of(b) == keys_of(theirs)) {
+        } else if !base.is_some_and(|b| keys_of(b) == keys_of(theirs))
+            && recipients(ours) != recipients(theirs)
+        {
+            // Both sides re-wrapped or replaced the data key: harmless when they still name
+            // the same recipients (each `sealgate seal` makes a fresh key), worth telling when
+            // theirs' recipient change is lost.
             notes.push(MetadataNote::KeptOurKeys);
         }
     }

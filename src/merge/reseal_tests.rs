@@ -173,6 +173,17 @@ fn metadata_takes_theirs_only_where_only_theirs_changed() {
     assert_eq!(m.metadata.key_groups, rekeyed.key_groups);
     assert_eq!(m.notes, [MetadataNote::KeptOurKeys]);
 
+    // Both sides made new data keys for the same recipients (re-sealing does): ours' are
+    // kept without a note.
+    let rewrapped = |enc: &str| {
+        let mut m = base.clone();
+        m.key_groups[0].age[0].enc = enc.into();
+        m
+    };
+    let m = merge_metadata(Some(&base), &rewrapped("one"), &rewrapped("two"));
+    assert_eq!((m.key_side, m.notes.as_slice()), (KeySide::Ours, &[][..]));
+    assert_eq!(m.metadata.key_groups[0].age[0].enc, "one");
+
     let m = merge_metadata(None, &base, &rekeyed);
     assert_eq!((m.key_side, m.notes.as_slice()), (KeySide::Ours, &[MetadataNote::KeptOurKeys][..]));
 

@@ -1,6 +1,7 @@
 //! Encrypted files with conflict markers, as `sealgate merge` writes them: markers around
 //! re-encrypted values, never around plaintext. Opening both sides, showing the plaintext
 //! alternatives between the same markers (`diff`, `edit`), and writing a resolution (`edit`).
+//! A stream of sealed Secrets is handled document by document, each with its own data key.
 //!
 //! The two sides split out of the markers share everything outside the conflict blocks, so
 //! they must share the metadata block. The ours side is the complete file the merge wrote: its
@@ -18,32 +19,40 @@ use sealgate::merge::{self, markers};
 use zeroize::Zeroizing;
 
 use super::edit::{Scratch, editor, run_editor};
+use super::units::{self, Keys};
 use crate::args::EditArgs;
 use crate::exit::{CliError, CliResult, Code, chain};
 use crate::io::{Input, write_atomic};
-use crate::{keysel, report};
+use crate::report;
 
 /// True when the file holds conflict blocks (a line opening one).
 pub fn has_markers(bytes: &[u8]) -> bool {
     markers::has_markers(bytes)
 }
 
+/// One SOPS file of a conflicted file (the file, or one document of a sealed stream), both
+/// sides decrypted.
+struct Pair {
+    /// The ours side: a complete file; its data key and metadata are the resolution's.
+    file: SopsFile,
+    theirs_file: SopsFile,
+    key: DataKey,
+    ours: Opened,
+    theirs: Opened,
+}
+
 /// Both sides of a conflicted encrypted file, decrypted.
 pub struct Views {
-    /// The ours side: a complete file; its data key and metadata are the resolution's.
-    pub file: SopsFile,
-    theirs_file: SopsFile,
-    pub key: DataKey,
-    pub ours: Opened,
-    pub theirs: Opened,
+    pairs: Vec<Pair>,
     pub blocks: usize,
 }
 
 /// Splits a conflicted file into its two sides and decrypts both.
 ///
 /// # Errors
-/// Broken markers; markers inside the metadata block (the sides must share it); a side that
-/// does not parse or decrypt; an ours side whose MAC does not verify (unless `ignore_mac`).
+/// Broken markers; markers inside a metadata block (the sides must share it); a side that
+/// does not parse or decrypt; an ours side whose MAC does not verify (unless `ignore_mac`); a
+/// stream whose sides hold different numbers of documents.
 pub fn open(input: &Input, format: Format, ignore_mac: bool) -> CliResult<Views> {
     let display = &input.display;
     let sides = markers::split(&input.bytes).map_err(|e| {
@@ -52,32 +61,46 @@ pub fn open(input: &Input, format: Format, ignore_mac: bool) -> CliResult<Views>
     })?;
     let ours_name = format!("{display} (ours side of the conflicts)");
     let theirs_name = format!("{display} (theirs side of the conflicts)");
-    let file =
-        SopsFile::parse(format, &sides.ours).map_err(|e| report::file_error(&ours_name, e))?;
-    let theirs_file =
-        SopsFile::parse(format, &sides.theirs).map_err(|e| report::file_error(&theirs_name, e))?;
-    if file.metadata != theirs_file.metadata {
+    let ours_files =
+        units::parse(format, &sides.ours).map_err(|e| report::file_error(&ours_name, e))?;
+    let theirs_files =
+        units::parse(format, &sides.theirs).map_err(|e| report::file_error(&theirs_name, e))?;
+    if ours_files.len() != theirs_files.len() {
         return Err(CliError::new(
             Code::CouldNotReadInput,
-            format!("{display}: the conflict blocks reach into the sops metadata, which both sides must share"),
+            format!("{display}: one side of the conflicts deleted a whole document"),
         )
-        .hint("redo the merge with `git checkout --merge FILE` (sealgate merge as the driver)"));
+        .hint("keep one side with `git checkout --ours FILE` or `git checkout --theirs FILE`, then re-apply the other side's change"));
     }
-    let key = keysel::unwrap(&keysel::keyring(), &file, display)?;
-    let ours = file.decrypt(&key, ignore_mac).map_err(|e| report::file_error(&ours_name, e))?;
-    let theirs =
-        theirs_file.decrypt(&key, true).map_err(|e| report::file_error(&theirs_name, e))?;
-    report::warnings(display, &ours.warnings);
-    Ok(Views { file, theirs_file, key, ours, theirs, blocks: sides.blocks })
+    let mut keys = Keys::new();
+    let mut pairs = Vec::with_capacity(ours_files.len());
+    for (file, theirs_file) in ours_files.into_iter().zip(theirs_files) {
+        if file.metadata != theirs_file.metadata {
+            return Err(CliError::new(
+                Code::CouldNotReadInput,
+                format!("{display}: the conflict blocks reach into the sops metadata, which both sides must share"),
+            )
+            .hint("redo the merge with `git checkout --merge FILE` (sealgate merge as the driver)"));
+        }
+        let key = keys.unwrap(&file, display)?;
+        let ours = file.decrypt(&key, ignore_mac).map_err(|e| report::file_error(&ours_name, e))?;
+        let theirs =
+            theirs_file.decrypt(&key, true).map_err(|e| report::file_error(&theirs_name, e))?;
+        report::warnings(display, &ours.warnings);
+        pairs.push(Pair { file, theirs_file, key, ours, theirs });
+    }
+    Ok(Views { pairs, blocks: sides.blocks })
 }
 
 impl Views {
     /// The plaintext of both sides as one text, the alternatives between conflict markers.
     pub fn plaintext(&self, format: Format, display: &str) -> CliResult<Zeroizing<Vec<u8>>> {
-        let emit = |docs: &[Document]| {
-            store::emit_plain(format, docs).map_err(|e| report::file_error(display, e.into()))
+        let emit = |side: fn(&Pair) -> &Opened| {
+            let docs: Vec<Document> =
+                self.pairs.iter().flat_map(|p| side(p).docs.iter().cloned()).collect();
+            store::emit_plain(format, &docs).map_err(|e| report::file_error(display, e.into()))
         };
-        let (o, t) = (emit(&self.ours.docs)?, emit(&self.theirs.docs)?);
+        let (o, t) = (emit(|p| &p.ours)?, emit(|p| &p.theirs)?);
         Ok(markers::join(&o, &t, markers::DEFAULT_MARKER_SIZE).text)
     }
 }
@@ -85,6 +108,7 @@ impl Views {
 /// `sealgate edit` on a conflicted file: shows the plaintext with the alternatives between
 /// markers in the editor, and once the markers are gone writes a clean file with the ours
 /// side's data key and metadata (values that match either side keep that side's ciphertext).
+/// In a stream of sealed Secrets each document keeps its own key.
 pub fn resolve(args: &EditArgs, input: Input, format: Format) -> CliResult {
     let views = open(&input, format, args.ignore_mac)?;
     let plain = views.plaintext(format, &input.display)?;
@@ -94,14 +118,34 @@ pub fn resolve(args: &EditArgs, input: Input, format: Format) -> CliResult {
     );
     let scratch = Scratch::create(&args.file, &plain)?;
     let docs = edit_until_resolved(&scratch, format, &plain)?;
-    let Views { file, theirs_file, key, .. } = views;
-    let stash = merge::gather_ivs(&key, &file.metadata, &[&theirs_file, &file]);
-    let resolved = Opened { docs, stash, warnings: Vec::new() };
-    let out = file
-        .reseal(resolved, &key, Timestamp::now_utc())
-        .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = out.emit().map_err(|e| report::file_error(&input.display, e))?;
-    write_atomic(&args.file, &bytes, false)
+    let stream = views.pairs.len() > 1;
+    if stream && docs.len() != views.pairs.len() {
+        return Err(CliError::new(
+            Code::CouldNotReadInput,
+            format!(
+                "{}: the resolution has {} documents where the file has {}; each sealed Secret \
+                 must stay one document",
+                input.display,
+                docs.len(),
+                views.pairs.len()
+            ),
+        )
+        .hint("nothing was written; the file still has its conflicts"));
+    }
+    let now = Timestamp::now_utc();
+    let mut texts = Vec::with_capacity(views.pairs.len());
+    let mut edited = docs.into_iter();
+    for pair in views.pairs {
+        let Pair { file, theirs_file, key, .. } = pair;
+        let mine: Vec<Document> =
+            if stream { edited.next().into_iter().collect() } else { edited.by_ref().collect() };
+        let stash = merge::gather_ivs(&key, &file.metadata, &[&theirs_file, &file]);
+        let resolved = Opened { docs: mine, stash, warnings: Vec::new() };
+        let out =
+            file.reseal(resolved, &key, now).map_err(|e| report::file_error(&input.display, e))?;
+        texts.push(out.emit().map_err(|e| report::file_error(&input.display, e))?);
+    }
+    write_atomic(&args.file, &units::join(&texts), false)
 }
 
 /// Opens the editor until the markers are gone and the content parses (asking again only on

@@ -2,14 +2,16 @@
 //! `sealgate decrypt` does (format from the extension). It never fails `git diff`: a file that
 //! cannot be decrypted (no key, not encrypted, damaged) is printed as it is, with one line on
 //! standard error saying why. A file with conflict markers from `sealgate merge` prints its
-//! plaintext alternatives between the same markers.
+//! plaintext alternatives between the same markers; a stream of sealed Secrets (one SOPS file
+//! per document) prints every document decrypted with its own key.
 
 use std::io::Write;
 
 use sealgate::format::store::{self, Format};
 use zeroize::Zeroizing;
 
-use super::{Context, conflicts, unlock};
+use super::units::{self, Keys};
+use super::{Context, conflicts};
 use crate::args::DiffArgs;
 use crate::exit::{CliError, CliResult, Code};
 use crate::io::Input;
@@ -43,14 +45,19 @@ fn plaintext(input: &Input, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
     if conflicts::has_markers(&input.bytes) {
         return conflicts::open(input, format, false)?.plaintext(format, &input.display);
     }
-    let unlocked = unlock(input, format)?;
-    let opened = unlocked
-        .file
-        .decrypt(&unlocked.key, false)
-        .map_err(|e| report::file_error(&input.display, e))?;
-    report::warnings(&input.display, &opened.warnings);
-    store::emit_plain(format, &opened.docs)
-        .map_err(|e| report::file_error(&input.display, e.into()))
+    // A stream of sealed Secrets holds one SOPS file per document, each with its own key.
+    let files =
+        units::parse(format, &input.bytes).map_err(|e| report::file_error(&input.display, e))?;
+    let mut keys = Keys::new();
+    let mut docs = Vec::new();
+    for file in &files {
+        let key = keys.unwrap(file, &input.display)?;
+        let opened =
+            file.decrypt(&key, false).map_err(|e| report::file_error(&input.display, e))?;
+        report::warnings(&input.display, &opened.warnings);
+        docs.extend(opened.docs);
+    }
+    store::emit_plain(format, &docs).map_err(|e| report::file_error(&input.display, e.into()))
 }
 
 /// The error on one line, without repeating the file name.

@@ -8,7 +8,9 @@
 //! as conflict markers around the two re-encrypted values (never plaintext); resolve them with
 //! `sealgate edit`. Any other exit code: a hard error, and OURS is left untouched.
 //!
-//! Files that are encrypted on no side are merged as text by `git merge-file`.
+//! A stream of independent SOPS files (several sealed Secrets in one file) merges document by
+//! document, documents matched by kind, namespace and name. Files encrypted on no side are
+//! merged as text by `git merge-file`.
 
 use std::process::Command;
 
@@ -17,26 +19,20 @@ use sealgate::format::cipher::DataKey;
 use sealgate::format::file::{FileError, Opened, SopsFile};
 use sealgate::format::metadata::Metadata;
 use sealgate::format::store::{Format, StoreError};
-use sealgate::keys::Keyring;
 use sealgate::merge::{self, KeySide, markers};
 
 use super::Context;
+use super::units::{self, Keys};
 use crate::args::MergeArgs;
 use crate::exit::{CliError, CliResult, Code};
 use crate::io::{Input, write_atomic};
-use crate::{keysel, report};
-
-/// How a merge ended when it did not fail.
-enum Outcome {
-    Clean,
-    Conflicts(usize),
-}
+use crate::report;
 
 pub fn run(_ctx: &Context, args: MergeArgs) -> CliResult {
     let display = args.path.as_deref().unwrap_or(&args.ours).display().to_string();
     match merge(&args, &display) {
-        Ok(Outcome::Clean) => Ok(()),
-        Ok(Outcome::Conflicts(n)) => Err(CliError::new(
+        Ok(0) => Ok(()),
+        Ok(n) => Err(CliError::new(
             Code::Generic,
             format!("{display}: {n} conflict(s) written with markers around the encrypted values"),
         )
@@ -51,10 +47,10 @@ pub fn run(_ctx: &Context, args: MergeArgs) -> CliResult {
     }
 }
 
-/// A version that was read: encrypted, not encrypted (or not even valid in its format: the
-/// error is kept), or (the base only) absent.
+/// A version that was read: its SOPS files, not encrypted (or not even valid in its format:
+/// the error is kept), or (the base only) absent.
 enum Version {
-    Encrypted(SopsFile),
+    Encrypted(Vec<SopsFile>),
     Plain(Option<CliError>),
     Empty,
 }
@@ -63,25 +59,26 @@ fn parse(input: &Input, format: Format, name: &str) -> Version {
     if input.bytes.iter().all(u8::is_ascii_whitespace) {
         return Version::Empty;
     }
-    match SopsFile::parse(format, &input.bytes) {
-        Ok(f) => Version::Encrypted(f),
+    match units::parse(format, &input.bytes) {
+        Ok(files) => Version::Encrypted(files),
         Err(FileError::Store(StoreError::NoMetadata { .. })) => Version::Plain(None),
         Err(e) => Version::Plain(Some(report::file_error(name, e))),
     }
 }
 
-fn merge(args: &MergeArgs, display: &str) -> CliResult<Outcome> {
+/// Merges into OURS; returns the number of conflicts written.
+fn merge(args: &MergeArgs, display: &str) -> CliResult<usize> {
     let format = Format::from_path(args.path.as_deref().unwrap_or(&args.ours));
     let base = Input::read_path(&args.base)?;
     let ours = Input::read_path(&args.ours)?;
     let theirs = Input::read_path(&args.theirs)?;
     // One side unchanged: take the other as it is (git normally settles these itself).
     if *theirs.bytes == *base.bytes || *theirs.bytes == *ours.bytes {
-        return Ok(Outcome::Clean);
+        return Ok(0);
     }
     if *ours.bytes == *base.bytes {
         write_atomic(&args.ours, &theirs.bytes, false)?;
-        return Ok(Outcome::Clean);
+        return Ok(0);
     }
     let names = |side: &str| format!("{display} ({side})");
     let versions = (
@@ -89,9 +86,9 @@ fn merge(args: &MergeArgs, display: &str) -> CliResult<Outcome> {
         parse(&ours, format, &names("ours")),
         parse(&theirs, format, &names("theirs")),
     );
-    let (base_file, ours_file, theirs_file) = match versions {
-        (Version::Encrypted(b), Version::Encrypted(o), Version::Encrypted(t)) => (Some(b), o, t),
-        (Version::Empty, Version::Encrypted(o), Version::Encrypted(t)) => (None, o, t),
+    let (base_files, ours_files, theirs_files) = match versions {
+        (Version::Encrypted(b), Version::Encrypted(o), Version::Encrypted(t)) => (b, o, t),
+        (Version::Empty, Version::Encrypted(o), Version::Encrypted(t)) => (Vec::new(), o, t),
         // Encrypted nowhere: what git would do without this driver.
         (Version::Plain(_) | Version::Empty, Version::Plain(_), Version::Plain(_)) => {
             return merge_text(args);
@@ -111,7 +108,30 @@ fn merge(args: &MergeArgs, display: &str) -> CliResult<Outcome> {
             );
         }
     };
-    merge_encrypted(args, display, format, base_file, ours_file, theirs_file, &theirs.bytes)
+    let mut keys = Keys::new();
+    let streams = [&base_files, &ours_files, &theirs_files].iter().any(|f| f.len() > 1);
+    if !streams {
+        let (o, t) = (&ours_files[0], &theirs_files[0]);
+        let merged = merge_file(&mut keys, display, format, base_files.first(), o, t)?;
+        return match merged {
+            FileMerge::Ours => Ok(0),
+            FileMerge::Theirs => write_atomic(&args.ours, &theirs.bytes, false).map(|_| 0),
+            FileMerge::Merged(bytes) => write_atomic(&args.ours, &bytes, false).map(|_| 0),
+            FileMerge::Conflicts { ours, theirs, count } => {
+                let joined = markers::join(&ours, &theirs, markers::DEFAULT_MARKER_SIZE);
+                write_atomic(&args.ours, &joined.text, false).map(|_| count)
+            }
+        };
+    }
+    let (ours_text, theirs_text, count) =
+        merge_stream(&mut keys, display, &base_files, &ours_files, &theirs_files)?;
+    if count == 0 {
+        write_atomic(&args.ours, &ours_text, false)?;
+    } else {
+        let joined = markers::join(&ours_text, &theirs_text, markers::DEFAULT_MARKER_SIZE);
+        write_atomic(&args.ours, &joined.text, false)?;
+    }
+    Ok(count)
 }
 
 fn not_encrypted(display: &str, side: &str) -> CliError {
@@ -122,97 +142,81 @@ fn not_encrypted(display: &str, side: &str) -> CliError {
     .hint("merge by hand: `git checkout --ours/--theirs FILE`, then re-encrypt with `sealgate encrypt`")
 }
 
-/// The data keys of the three versions, unwrapping each distinct set of key groups once.
-struct Keys {
-    keyring: Keyring,
-    known: Vec<(Metadata, DataKey)>,
-}
-
-impl Keys {
-    fn unwrap(&mut self, file: &SopsFile, name: &str) -> CliResult<DataKey> {
-        let same = |m: &Metadata| {
-            m.key_groups == file.metadata.key_groups
-                && m.shamir_threshold == file.metadata.shamir_threshold
-        };
-        if let Some((_, k)) = self.known.iter().find(|(m, _)| same(m)) {
-            return Ok(k.clone());
-        }
-        let key = keysel::unwrap(&self.keyring, file, name)?;
-        self.known.push((file.metadata.clone(), key.clone()));
-        Ok(key)
-    }
-}
-
 fn decrypt(file: &SopsFile, key: &DataKey, name: &str) -> CliResult<Opened> {
     let opened = file.decrypt(key, false).map_err(|e| report::file_error(name, e))?;
     report::warnings(name, &opened.warnings);
     Ok(opened)
 }
 
-fn merge_encrypted(
-    args: &MergeArgs,
-    display: &str,
+/// The merge of one SOPS file.
+enum FileMerge {
+    /// The result is ours exactly: keep it as it is (no new `lastmodified`).
+    Ours,
+    /// The result is theirs exactly.
+    Theirs,
+    /// A new file.
+    Merged(Vec<u8>),
+    /// Both resolutions, encrypted with one data key, IV stash and metadata block.
+    Conflicts { ours: Vec<u8>, theirs: Vec<u8>, count: usize },
+}
+
+/// Merges one SOPS file; conflicts are reported on standard error (paths only) under `name`.
+fn merge_file(
+    keys: &mut Keys,
+    name: &str,
     format: Format,
-    base: Option<SopsFile>,
-    ours: SopsFile,
-    theirs: SopsFile,
-    theirs_bytes: &[u8],
-) -> CliResult<Outcome> {
-    let names = |side: &str| format!("{display} ({side})");
-    let mut keys = Keys { keyring: keysel::keyring(), known: Vec::new() };
-    let ours_key = keys.unwrap(&ours, &names("ours"))?;
-    let theirs_key = keys.unwrap(&theirs, &names("theirs"))?;
-    let ours_plain = decrypt(&ours, &ours_key, &names("ours"))?;
-    let theirs_plain = decrypt(&theirs, &theirs_key, &names("theirs"))?;
-    let base_docs = match &base {
+    base: Option<&SopsFile>,
+    ours: &SopsFile,
+    theirs: &SopsFile,
+) -> CliResult<FileMerge> {
+    let side = |s: &str| format!("{name} ({s})");
+    let ours_key = keys.unwrap(ours, &side("ours"))?;
+    let theirs_key = keys.unwrap(theirs, &side("theirs"))?;
+    let ours_plain = decrypt(ours, &ours_key, &side("ours"))?;
+    let theirs_plain = decrypt(theirs, &theirs_key, &side("theirs"))?;
+    let base_docs = match base {
         Some(b) => {
-            let key = keys.unwrap(b, &names("base"))?;
-            decrypt(b, &key, &names("base"))?.docs
+            let key = keys.unwrap(b, &side("base"))?;
+            decrypt(b, &key, &side("base"))?.docs
         }
         None => Vec::new(),
     };
     let mut tree = merge::merge_documents(&base_docs, &ours_plain.docs, &theirs_plain.docs);
     merge::sort_encrypted_secrets(&mut tree);
-    let md =
-        merge::merge_metadata(base.as_ref().map(|b| &b.metadata), &ours.metadata, &theirs.metadata);
+    let md = merge::merge_metadata(base.map(|b| &b.metadata), &ours.metadata, &theirs.metadata);
     for note in &md.notes {
-        eprintln!("sealgate merge: {display}: {note}");
+        eprintln!("sealgate merge: {name}: {note}");
     }
-    let (key, key_file, other_file) = match md.key_side {
-        KeySide::Ours => (&ours_key, &ours, &theirs),
-        KeySide::Theirs => (&theirs_key, &theirs, &ours),
-    };
     if tree.is_clean() {
-        // The result is one side exactly: keep that file as it is (no new lastmodified).
         let is = |file: &SopsFile, plain: &Opened| {
             merge::same_docs(&tree.ours, &plain.docs) && same_settings(&md.metadata, &file.metadata)
         };
-        if is(&ours, &ours_plain) {
-            return Ok(Outcome::Clean);
+        if is(ours, &ours_plain) {
+            return Ok(FileMerge::Ours);
         }
-        if is(&theirs, &theirs_plain) {
-            write_atomic(&args.ours, theirs_bytes, false)?;
-            return Ok(Outcome::Clean);
+        if is(theirs, &theirs_plain) {
+            return Ok(FileMerge::Theirs);
         }
     }
-    let mut sources: Vec<&SopsFile> = base.iter().collect();
+    let (key, key_file, other_file) = match md.key_side {
+        KeySide::Ours => (&ours_key, ours, theirs),
+        KeySide::Theirs => (&theirs_key, theirs, ours),
+    };
+    let mut sources: Vec<&SopsFile> = base.into_iter().collect();
     sources.extend([other_file, key_file]);
     let ivs = merge::gather_ivs(key, &md.metadata, &sources);
     let conflicts = tree.conflicts.clone();
     let sealed = merge::seal_merge(format, &md.metadata, key, tree, &ivs, Timestamp::now_utc())
-        .map_err(|e| report::file_error(display, e))?;
-    let ours_text = sealed.ours.emit().map_err(|e| report::file_error(display, e))?;
+        .map_err(|e| report::file_error(name, e))?;
+    let ours_text = sealed.ours.emit().map_err(|e| report::file_error(name, e))?;
     if conflicts.is_empty() {
-        write_atomic(&args.ours, &ours_text, false)?;
-        return Ok(Outcome::Clean);
+        return Ok(FileMerge::Merged(ours_text));
     }
-    let theirs_text = sealed.theirs.emit().map_err(|e| report::file_error(display, e))?;
-    let joined = markers::join(&ours_text, &theirs_text, markers::DEFAULT_MARKER_SIZE);
-    write_atomic(&args.ours, &joined.text, false)?;
+    let theirs_text = sealed.theirs.emit().map_err(|e| report::file_error(name, e))?;
     for c in &conflicts {
-        eprintln!("sealgate merge: {display}: conflict at {c}");
+        eprintln!("sealgate merge: {name}: conflict at {c}");
     }
-    Ok(Outcome::Conflicts(conflicts.len()))
+    Ok(FileMerge::Conflicts { ours: ours_text, theirs: theirs_text, count: conflicts.len() })
 }
 
 /// The same metadata apart from `lastmodified` and the MAC.
@@ -223,8 +227,104 @@ fn same_settings(a: &Metadata, b: &Metadata) -> bool {
     a == *b
 }
 
+/// One document of a stream, named for matching across versions.
+struct Unit<'a> {
+    id: String,
+    file: &'a SopsFile,
+    text: Vec<u8>,
+}
+
+fn named<'a>(files: &'a [SopsFile], display: &str) -> CliResult<Vec<Unit<'a>>> {
+    let mut out: Vec<Unit> = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let id = units::identity(file).unwrap_or_else(|| format!("document {}", i + 1));
+        if out.iter().any(|u| u.id == id) {
+            return Err(CliError::new(
+                Code::CouldNotReadInput,
+                format!(
+                    "{display}: the stream holds {id} twice, so its documents cannot be matched"
+                ),
+            ));
+        }
+        let text = file.emit().map_err(|e| report::file_error(display, e))?;
+        out.push(Unit { id, file, text });
+    }
+    Ok(out)
+}
+
+fn lookup<'u, 'f>(units: &'u [Unit<'f>], id: &str) -> Option<&'u Unit<'f>> {
+    units.iter().find(|u| u.id == id)
+}
+
+/// Merges a stream of independent SOPS files document by document (ours' order, then
+/// documents only theirs added). Returns both resolutions and the number of conflicts.
+fn merge_stream(
+    keys: &mut Keys,
+    display: &str,
+    base: &[SopsFile],
+    ours: &[SopsFile],
+    theirs: &[SopsFile],
+) -> CliResult<(Vec<u8>, Vec<u8>, usize)> {
+    let (base, ours, theirs) =
+        (named(base, display)?, named(ours, display)?, named(theirs, display)?);
+    let mut ids: Vec<&str> = ours.iter().map(|u| u.id.as_str()).collect();
+    ids.extend(theirs.iter().map(|u| u.id.as_str()).filter(|id| lookup(&ours, id).is_none()));
+    let (mut ours_out, mut theirs_out, mut count) = (Vec::new(), Vec::new(), 0);
+    for id in ids {
+        let (b, o, t) = (lookup(&base, id), lookup(&ours, id), lookup(&theirs, id));
+        let same = |x: Option<&Unit>, y: Option<&Unit>| x.map(|u| &u.text) == y.map(|u| &u.text);
+        let pick = if same(o, t) || same(t, b) {
+            Some(o)
+        } else if same(o, b) {
+            Some(t)
+        } else {
+            None
+        };
+        if let Some(unit) = pick {
+            if let Some(u) = unit {
+                ours_out.push(u.text.clone());
+                theirs_out.push(u.text.clone());
+            }
+            continue;
+        }
+        let name = format!("{display}: {id}");
+        let (Some(o), Some(t)) = (o, t) else {
+            let what = if o.is_none() {
+                "deleted in ours, changed in theirs"
+            } else {
+                "changed in ours, deleted in theirs"
+            };
+            eprintln!("sealgate merge: {name}: conflict: the document was {what}");
+            ours_out.extend(o.map(|u| u.text.clone()));
+            theirs_out.extend(t.map(|u| u.text.clone()));
+            count += 1;
+            continue;
+        };
+        match merge_file(keys, &name, Format::Yaml, b.map(|u| u.file), o.file, t.file)? {
+            FileMerge::Ours => {
+                ours_out.push(o.text.clone());
+                theirs_out.push(o.text.clone());
+            }
+            FileMerge::Theirs => {
+                ours_out.push(t.text.clone());
+                theirs_out.push(t.text.clone());
+            }
+            FileMerge::Merged(bytes) => {
+                ours_out.push(bytes.clone());
+                theirs_out.push(bytes);
+            }
+            FileMerge::Conflicts { ours, theirs, count: n } => {
+                ours_out.push(ours);
+                theirs_out.push(theirs);
+                count += n;
+            }
+        }
+    }
+    Ok((units::join(&ours_out), units::join(&theirs_out), count))
+}
+
 /// Files encrypted on no side: a plain text merge, as git would do without the driver.
-fn merge_text(args: &MergeArgs) -> CliResult<Outcome> {
+fn merge_text(args: &MergeArgs) -> CliResult<usize> {
     let status = Command::new("git")
         .args(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs"])
         .arg(&args.ours)
@@ -235,8 +335,7 @@ fn merge_text(args: &MergeArgs) -> CliResult<Outcome> {
             CliError::new(Code::Generic, format!("failed to run `git merge-file`: {e}"))
         })?;
     match status.code() {
-        Some(0) => Ok(Outcome::Clean),
-        Some(n) if n > 0 && n < 128 => Ok(Outcome::Conflicts(n as usize)),
+        Some(n) if (0..128).contains(&n) => Ok(n as usize),
         _ => Err(CliError::new(
             Code::CouldNotWriteOutput,
             format!("`git merge-file` failed on {}: {status}", args.ours.display()),

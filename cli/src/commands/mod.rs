@@ -12,6 +12,7 @@ mod merge;
 mod rotate;
 mod seal;
 mod set;
+mod units;
 mod updatekeys;
 
 use std::path::PathBuf;
