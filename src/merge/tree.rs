@@ -10,6 +10,8 @@
 //! otherwise ours' comments are kept, plus the comments theirs wrote directly above a key that
 //! only theirs added (unless ours or the base already has that comment text).
 
+use std::collections::{HashMap, HashSet};
+
 use crate::format::tree::{Comment, Document, Item, Map, Node};
 
 /// The outcome of a three-way merge.
@@ -210,7 +212,10 @@ impl Walk<'_> {
     }
 
     /// Both sides changed the map: merge key by key, ours' items (and comments) first.
+    /// Keys are looked up through indexes, so wide maps merge in linear time.
     fn both_changed(&mut self, b: &Map, o: &Map, t: &Map) -> Merged<Map> {
+        let (bi, oi, ti) = (index(b), index(o), index(t));
+        let mut known_comments: Option<HashSet<&str>> = None;
         let mut ov = Map::new();
         let mut tv = Map::new();
         let mut split = false;
@@ -239,7 +244,11 @@ impl Walk<'_> {
                 }
                 Item::Entry(k, on) => {
                     self.path.push(k.clone());
-                    let slot = self.value(b.get(k), Some(on), t.get(k));
+                    let slot = self.value(
+                        bi.get(k.as_str()).copied(),
+                        Some(on),
+                        ti.get(k.as_str()).copied(),
+                    );
                     self.path.pop();
                     put(slot, k, &mut ov, &mut tv);
                 }
@@ -255,14 +264,18 @@ impl Walk<'_> {
                 Item::Entry(k, tn) => (k, tn),
             };
             let comments = std::mem::take(&mut above);
-            if o.get(k).is_some() {
+            if oi.contains_key(k.as_str()) {
                 continue;
             }
-            let bn = b.get(k);
-            if bn.is_none() {
+            let bn = bi.get(k.as_str()).copied();
+            if bn.is_none() && !comments.is_empty() {
                 // Only theirs added this key: bring the comments written above it.
+                let known = known_comments.get_or_insert_with(|| {
+                    // Borrowed texts: comments are secret once decrypted, so no copies.
+                    comment_texts(o).chain(comment_texts(b)).collect()
+                });
                 for c in comments {
-                    if !has_comment(o, c) && !has_comment(b, c) {
+                    if !known.contains(c.text()) {
                         ov.0.push(Item::Comment(c.clone()));
                         tv.0.push(Item::Comment(c.clone()));
                     }
@@ -277,12 +290,24 @@ impl Walk<'_> {
     }
 }
 
-fn has_comment(m: &Map, c: &Comment) -> bool {
-    m.0.iter().any(|i| matches!(i, Item::Comment(x) if x.text() == c.text()))
+fn comment_texts(m: &Map) -> impl Iterator<Item = &str> {
+    m.0.iter().filter_map(|i| match i {
+        Item::Comment(c) => Some(c.text()),
+        Item::Entry(..) => None,
+    })
+}
+
+/// The first entry of each key (maps merged key by key have no repeated keys).
+fn index(m: &Map) -> HashMap<&str, &Node> {
+    let mut out = HashMap::with_capacity(m.0.len());
+    for (k, v) in m.entries() {
+        out.entry(k).or_insert(v);
+    }
+    out
 }
 
 fn has_repeated_key(m: &Map) -> bool {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     m.entries().any(|(k, _)| !seen.insert(k))
 }
 
