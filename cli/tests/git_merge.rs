@@ -668,3 +668,22 @@ fn sealed_stream_conflict_resolves_with_edit() {
     assert_no_markers(&repo.read("app.sealed.yaml"));
     assert_eq!(repo.unsealed_tokens("app.sealed.yaml"), ["t1-feature", "t2-feature"]);
 }
+
+#[test]
+fn yaml_multi_document_file_merges_document_by_document() {
+    let repo = Repo::new();
+    repo.add_encrypted("multi.enc.yaml", "a: 1\nb: 2\n---\nc: 3\nd: 4\n", "base");
+    repo.git_ok(&["checkout", "-qb", "feature"]);
+    let out = repo.edit_with("multi.enc.yaml", "#!/bin/sh\nsed -i -e 's/^c: 3$/c: 30/' \"$1\"\n");
+    assert!(out.status.success(), "{}", text(&out));
+    repo.git_ok(&["commit", "-qam", "feature"]);
+    repo.git_ok(&["checkout", "-q", "main"]);
+    repo.set_and_commit("multi.enc.yaml", &[("[\"b\"]", "\"two\"")], "main");
+    let out = repo.git(&["merge", "-m", "merge feature", "feature"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let expected = "a: 1\nb: two\n---\nc: 30\nd: 4\n";
+    assert_eq!(repo.sealgate_ok(&["decrypt", "multi.enc.yaml"]), expected);
+    if let Some(plain) = repo.sops_decrypt("multi.enc.yaml") {
+        assert_eq!(plain, expected);
+    }
+}

@@ -375,3 +375,22 @@ fn conflict_display_never_contains_values() {
     let text = m.conflicts[0].to_string();
     assert!(!text.contains("secret"), "{text}");
 }
+
+#[test]
+fn wide_maps_merge_in_linear_time() {
+    let n = 50_000;
+    let base =
+        Map((0..n).map(|i| Item::Entry(format!("k{i}"), Node::str(format!("v{i}")))).collect());
+    let mut ours = base.clone();
+    ours.insert("k10", Node::str("ours"));
+    let mut theirs = base.clone();
+    theirs.insert("k20", Node::str("theirs"));
+    theirs.push("new", Node::str("added"));
+    let start = std::time::Instant::now();
+    let m = merge_documents(&[base], &[ours], &[theirs]);
+    // Looking keys up by scanning would take minutes here.
+    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(m.is_clean());
+    assert_eq!(m.ours[0].0.len(), n + 1);
+    assert_eq!(m.ours[0].get("k20"), Some(&Node::str("theirs")));
+}
