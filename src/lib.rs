@@ -9,4 +9,5 @@
 pub mod config;
 pub mod format;
 pub mod keys;
+pub mod merge;
 pub mod seal;

@@ -2,7 +2,8 @@
 //! the same data key so unchanged values keep their exact ciphertext.
 //!
 //! The plaintext exists on disk only inside a fresh mode-0700 directory, in a mode-0600 file
-//! that is overwritten with zeros and removed afterwards, whatever happens.
+//! that is overwritten with zeros and removed afterwards, whatever happens. A file with conflict
+//! markers from `sealgate merge` is resolved through [`super::conflicts`].
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -15,20 +16,20 @@ use sealgate::format::store::{self, Format};
 use sealgate::format::tree::Document;
 use zeroize::Zeroizing;
 
-use super::{Context, unlock};
+use super::{Context, conflicts, unlock};
 use crate::args::{EditArgs, RuleArgs};
 use crate::exit::{CliError, CliResult, Code, chain};
 use crate::io::{self, Input, write_atomic};
 use crate::{keysel, report};
 
 /// A plaintext file in a private directory, wiped and removed on drop.
-struct Scratch {
+pub(super) struct Scratch {
     _dir: tempfile::TempDir,
-    path: PathBuf,
+    pub(super) path: PathBuf,
 }
 
 impl Scratch {
-    fn create(name_hint: &Path, content: &[u8]) -> CliResult<Scratch> {
+    pub(super) fn create(name_hint: &Path, content: &[u8]) -> CliResult<Scratch> {
         let fail = |e: std::io::Error| {
             CliError::new(
                 Code::CouldNotWriteOutput,
@@ -56,7 +57,7 @@ impl Scratch {
         Ok(Scratch { _dir: dir, path })
     }
 
-    fn read(&self) -> CliResult<Zeroizing<Vec<u8>>> {
+    pub(super) fn read(&self) -> CliResult<Zeroizing<Vec<u8>>> {
         std::fs::read(&self.path).map(Zeroizing::new).map_err(|e| {
             CliError::new(
                 Code::CouldNotReadInput,
@@ -77,7 +78,7 @@ impl Drop for Scratch {
 }
 
 /// `SEALGATE_EDITOR`, `SOPS_EDITOR`, `EDITOR`, else the first of vim, nano, vi on PATH.
-fn editor() -> CliResult<String> {
+pub(super) fn editor() -> CliResult<String> {
     for var in ["SEALGATE_EDITOR", "SOPS_EDITOR", "EDITOR"] {
         if let Ok(v) = std::env::var(var)
             && !v.trim().is_empty()
@@ -95,7 +96,7 @@ fn editor() -> CliResult<String> {
         .hint("set EDITOR (for example EDITOR=nano)"))
 }
 
-fn run_editor(editor: &str, file: &Path) -> CliResult {
+pub(super) fn run_editor(editor: &str, file: &Path) -> CliResult {
     // Through the shell, so that EDITOR="code --wait" works as it does for git and sops.
     let status = Command::new("/bin/sh")
         .arg("-c")
@@ -157,6 +158,9 @@ pub fn run(ctx: &Context, args: EditArgs) -> CliResult {
         return create_new(ctx, &args, format);
     }
     let input = Input::read_path(&args.file)?;
+    if conflicts::has_markers(&input.bytes) {
+        return conflicts::resolve(&args, input, format);
+    }
     let unlocked = unlock(&input, format)?;
     let opened = unlocked
         .file

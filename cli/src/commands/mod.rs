@@ -1,14 +1,18 @@
 //! One module per subcommand, and what they share: opening an encrypted input and recovering
 //! its data key.
 
+mod conflicts;
 mod decrypt;
+mod diff;
 mod edit;
 mod encrypt;
 mod filestatus;
 mod keygen;
+mod merge;
 mod rotate;
 mod seal;
 mod set;
+mod units;
 mod updatekeys;
 
 use std::path::PathBuf;
@@ -18,7 +22,7 @@ use sealgate::format::file::SopsFile;
 use sealgate::format::store::Format;
 
 use crate::args::{Cli, Command};
-use crate::exit::{CliError, CliResult, Code};
+use crate::exit::CliResult;
 use crate::io::Input;
 use crate::{keysel, report};
 
@@ -48,9 +52,8 @@ pub fn run(cli: Cli) -> CliResult {
         }
         Command::Seal(a) => seal::run_seal(&ctx, a),
         Command::Unseal(a) => seal::run_unseal(&ctx, a),
-        Command::Diff(_) | Command::Merge(_) => {
-            Err(CliError::new(Code::Generic, "this command is not available in this build yet"))
-        }
+        Command::Diff(a) => diff::run(&ctx, a),
+        Command::Merge(a) => merge::run(&ctx, a),
     }
 }
 
