@@ -319,6 +319,9 @@ pub struct MergeArgs {
     /// The path of the file in the repository (%P), for .sops.yaml rules and messages.
     #[arg(long, value_name = "PATH")]
     pub path: Option<PathBuf>,
+    /// Length of the conflict markers (%L; git's default is 7).
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub marker_size: usize,
 }
 
 #[derive(Args, Debug)]

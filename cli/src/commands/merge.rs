@@ -118,7 +118,7 @@ fn merge(args: &MergeArgs, display: &str) -> CliResult<usize> {
             FileMerge::Theirs => write_atomic(&args.ours, &theirs.bytes, false).map(|_| 0),
             FileMerge::Merged(bytes) => write_atomic(&args.ours, &bytes, false).map(|_| 0),
             FileMerge::Conflicts { ours, theirs, count } => {
-                let joined = markers::join(&ours, &theirs, markers::DEFAULT_MARKER_SIZE);
+                let joined = markers::join(&ours, &theirs, args.marker_size);
                 write_atomic(&args.ours, &joined.text, false).map(|_| count)
             }
         };
@@ -128,7 +128,7 @@ fn merge(args: &MergeArgs, display: &str) -> CliResult<usize> {
     if count == 0 {
         write_atomic(&args.ours, &ours_text, false)?;
     } else {
-        let joined = markers::join(&ours_text, &theirs_text, markers::DEFAULT_MARKER_SIZE);
+        let joined = markers::join(&ours_text, &theirs_text, args.marker_size);
         write_atomic(&args.ours, &joined.text, false)?;
     }
     Ok(count)
