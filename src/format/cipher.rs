@@ -120,13 +120,20 @@ impl EncValue {
 
     /// The canonical string form.
     pub fn to_string_form(&self) -> String {
-        format!(
-            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-            B64.encode(&self.data),
-            B64.encode(&self.iv),
-            B64.encode(self.tag),
-            self.type_tag
-        )
+        let b64_len = |n: usize| n.div_ceil(3) * 4;
+        let mut out = String::with_capacity(
+            48 + b64_len(self.data.len()) + b64_len(self.iv.len()) + self.type_tag.len(),
+        );
+        out.push_str("ENC[AES256_GCM,data:");
+        B64.encode_string(&self.data, &mut out);
+        out.push_str(",iv:");
+        B64.encode_string(&self.iv, &mut out);
+        out.push_str(",tag:");
+        B64.encode_string(self.tag, &mut out);
+        out.push_str(",type:");
+        out.push_str(&self.type_tag);
+        out.push(']');
+        out
     }
 }
 

@@ -16,6 +16,10 @@ use super::rules::EncryptionRule;
 use super::scalar::{Scalar, ScalarError, ValueType};
 use super::tree::{Comment, Document, Item, Map, Node};
 
+/// Values at least this large are hashed for the MAC on a second thread while they are
+/// encrypted.
+const PARALLEL_MAC_BYTES: usize = 1 << 20;
+
 /// IVs of values seen while decrypting, so that re-encrypting an unchanged value at the same
 /// path gives the same IV (sops-format.md §2.5). Keyed by a digest of path, type and plaintext.
 #[derive(Default)]
@@ -311,15 +315,32 @@ fn encrypt_node(
         Node::Scalar(scalar) => {
             let Some(ty) = scalar.value_type() else { return Ok(()) };
             let encrypted = walk.decide(false);
+            let hashed = !walk.mac_only_encrypted || encrypted;
             let bytes = scalar.canonical_bytes();
-            if !walk.mac_only_encrypted || encrypted {
-                walk.mac.update(&bytes);
+            if !encrypted || bytes.is_empty() {
+                if hashed {
+                    walk.mac.update(&bytes);
+                }
+                return Ok(());
             }
-            if encrypted && !bytes.is_empty() {
-                let aad = walk.leaf_aad();
-                let iv = iv_for(stash, aad, ty, &bytes);
-                *scalar = Scalar::str(walk.cipher.encrypt(&bytes, aad, ty, iv));
-            }
+            let aad = walk.leaf_aad().to_vec();
+            let iv = iv_for(stash, &aad, ty, &bytes);
+            let (mac, cipher) = (&mut walk.mac, &walk.cipher);
+            let enc = if hashed && bytes.len() >= PARALLEL_MAC_BYTES {
+                // A large value (the binary store's whole file): hash it for the MAC on
+                // another core while it is encrypted.
+                std::thread::scope(|s| {
+                    s.spawn(|| mac.update(&bytes));
+                    cipher.encrypt(&bytes, &aad, ty, iv)
+                })
+            } else {
+                if hashed {
+                    mac.update(&bytes);
+                }
+                cipher.encrypt(&bytes, &aad, ty, iv)
+            };
+            drop(bytes);
+            *scalar = Scalar::str(enc);
             Ok(())
         }
     }
@@ -520,7 +541,7 @@ pub fn leaf_bytes(docs: &[Document]) -> Vec<Zeroizing<Vec<u8>>> {
             Node::Map(m) => map(m, out),
             Node::List(l) => l.iter().for_each(|x| node(x, out)),
             Node::Scalar(Scalar::Null) | Node::Comment(_) => {}
-            Node::Scalar(s) => out.push(s.canonical_bytes()),
+            Node::Scalar(s) => out.push(s.canonical_bytes().to_zeroizing()),
         }
     }
     fn map(m: &Map, out: &mut Vec<Zeroizing<Vec<u8>>>) {

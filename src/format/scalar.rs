@@ -17,6 +17,39 @@ pub enum Scalar {
     Time(Timestamp),
 }
 
+/// The canonical bytes of a scalar: borrowed for text, owned (and wiped on drop) otherwise.
+pub enum CanonicalBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Zeroizing<Vec<u8>>),
+}
+
+impl CanonicalBytes<'_> {
+    pub fn as_slice(&self) -> &[u8] {
+        match self {
+            CanonicalBytes::Borrowed(b) => b,
+            CanonicalBytes::Owned(v) => v,
+        }
+    }
+
+    /// A copy that outlives the scalar, wiped on drop.
+    pub fn to_zeroizing(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.as_slice().to_vec())
+    }
+}
+
+impl PartialEq for CanonicalBytes<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl std::ops::Deref for CanonicalBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
 /// The SOPS type tag of an encrypted value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
@@ -102,16 +135,18 @@ impl Scalar {
     }
 
     /// The canonical plaintext bytes (sops `ToBytes`): what is encrypted and what the MAC hashes.
-    pub fn canonical_bytes(&self) -> Zeroizing<Vec<u8>> {
-        Zeroizing::new(match self {
-            Scalar::Null => Vec::new(),
-            Scalar::Bool(true) => b"True".to_vec(),
-            Scalar::Bool(false) => b"False".to_vec(),
-            Scalar::Int(i) => i.to_string().into_bytes(),
-            Scalar::Float(f) => format_float_plain(*f).into_bytes(),
-            Scalar::Str(b) => b.to_vec(),
-            Scalar::Time(t) => t.to_rfc3339_nano().into_bytes(),
-        })
+    /// Text is borrowed, not copied (a binary file is one value of any size).
+    pub fn canonical_bytes(&self) -> CanonicalBytes<'_> {
+        let owned = |v: Vec<u8>| CanonicalBytes::Owned(Zeroizing::new(v));
+        match self {
+            Scalar::Str(b) => CanonicalBytes::Borrowed(b),
+            Scalar::Null => CanonicalBytes::Borrowed(b""),
+            Scalar::Bool(true) => CanonicalBytes::Borrowed(b"True"),
+            Scalar::Bool(false) => CanonicalBytes::Borrowed(b"False"),
+            Scalar::Int(i) => owned(i.to_string().into_bytes()),
+            Scalar::Float(f) => owned(format_float_plain(*f).into_bytes()),
+            Scalar::Time(t) => owned(t.to_rfc3339_nano().into_bytes()),
+        }
     }
 
     /// Parses decrypted bytes as the given type (comments are handled by the caller).

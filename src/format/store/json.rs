@@ -520,6 +520,47 @@ pub(crate) fn go_float(f: f64) -> Option<String> {
 
 /// A JSON string as Go's `json.Marshal` writes it (HTML-safe escaping, invalid bytes as
 /// `\ufffd`).
+/// Appends `text` with Go's JSON escaping, copying the runs that need none in one go (values
+/// can be tens of megabytes: the binary store writes a whole file as one string).
+fn write_escaped(out: &mut String, text: &str) {
+    let b = text.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let (escape, len): (Option<&str>, usize) = match b[i] {
+            b'"' => (Some("\\\""), 1),
+            b'\\' => (Some("\\\\"), 1),
+            b'\n' => (Some("\\n"), 1),
+            b'\r' => (Some("\\r"), 1),
+            b'\t' => (Some("\\t"), 1),
+            0x08 => (Some("\\b"), 1),
+            0x0c => (Some("\\f"), 1),
+            b'<' => (Some("\\u003c"), 1),
+            b'>' => (Some("\\u003e"), 1),
+            b'&' => (Some("\\u0026"), 1),
+            c if c < 0x20 => (None, 1),
+            0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA8) => {
+                (Some("\\u2028"), 3)
+            }
+            0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA9) => {
+                (Some("\\u2029"), 3)
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(&text[start..i]);
+        match escape {
+            Some(e) => out.push_str(e),
+            None => out.push_str(&format!("\\u{:04x}", b[i])),
+        }
+        i += len;
+        start = i;
+    }
+    out.push_str(&text[start..]);
+}
+
 pub(crate) fn write_string(out: &mut String, mut bytes: &[u8]) {
     out.push('"');
     loop {
@@ -530,24 +571,7 @@ pub(crate) fn write_string(out: &mut String, mut bytes: &[u8]) {
                 (std::str::from_utf8(v).unwrap_or_default(), Some(&r[1..]))
             }
         };
-        for c in valid.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '<' => out.push_str("\\u003c"),
-                '>' => out.push_str("\\u003e"),
-                '&' => out.push_str("\\u0026"),
-                '\u{2028}' => out.push_str("\\u2028"),
-                '\u{2029}' => out.push_str("\\u2029"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
+        write_escaped(out, valid);
         match rest {
             None => break,
             Some(r) => {
