@@ -65,6 +65,17 @@ pub(super) struct Arena {
 pub(super) struct ArenaMark([usize; 4]);
 
 impl Arena {
+    /// Room for the nodes and text of `input_len` bytes of typical YAML, so that the arena does
+    /// not grow by copying (untouched capacity costs no memory).
+    pub fn with_capacity_for(input_len: usize) -> Self {
+        Arena {
+            nodes: Vec::with_capacity(input_len / 24),
+            bytes: Vec::with_capacity(input_len / 2),
+            tags: Vec::new(),
+            comments: Vec::new(),
+        }
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }
@@ -208,11 +219,11 @@ fn event_name(t: EventType) -> &'static str {
 }
 
 impl<'a> Composer<'a> {
-    pub fn new(parser: Parser<'a>) -> Self {
+    pub fn new(parser: Parser<'a>, input_len: usize) -> Self {
         Composer {
             parser,
             event: None,
-            arena: Arena::default(),
+            arena: Arena::with_capacity_for(input_len),
             anchors: HashMap::new(),
             started: false,
         }
@@ -283,15 +294,11 @@ impl<'a> Composer<'a> {
             }
         };
         let comments = match e {
-            Some(e)
-                if !(e.head_comment.is_empty()
-                    && e.line_comment.is_empty()
-                    && e.foot_comment.is_empty()) =>
-            {
+            Some(e) if !(e.head().is_empty() && e.line().is_empty() && e.foot().is_empty()) => {
                 self.arena.comments.push(Comments {
-                    head: e.head_comment.clone(),
-                    line: e.line_comment.clone(),
-                    foot: e.foot_comment.clone(),
+                    head: e.head().to_vec(),
+                    line: e.line().to_vec(),
+                    foot: e.foot().to_vec(),
                 });
                 (self.arena.comments.len() - 1) as u32
             }
@@ -390,7 +397,7 @@ impl<'a> Composer<'a> {
         let child = self.parse()?;
         self.arena.append(n, child);
         if self.peek()? == EventType::DocumentEnd {
-            let foot = self.current().foot_comment.clone();
+            let foot = self.current().foot().to_vec();
             self.arena.set_foot(n, foot);
         }
         self.expect(EventType::DocumentEnd)?;
@@ -453,7 +460,7 @@ impl<'a> Composer<'a> {
                         if self.peek()? == EventType::TailComment {
                             let event = self.expect(EventType::TailComment)?;
                             if self.arena.foot(k).is_empty() {
-                                self.arena.set_foot(k, event.foot_comment);
+                                self.arena.set_foot(k, event.foot().to_vec());
                             }
                         }
                     }
@@ -487,13 +494,14 @@ impl<'a> Composer<'a> {
     }
 
     fn set_end_comments(&mut self, n: NodeId, end: Event) {
-        if !end.line_comment.is_empty()
-            || !end.foot_comment.is_empty()
-            || self.arena.node(n).comments != NONE
-        {
+        let (line, foot) = match end.comments {
+            Some(c) => (c.line, c.foot),
+            None => (Vec::new(), Vec::new()),
+        };
+        if !line.is_empty() || !foot.is_empty() || self.arena.node(n).comments != NONE {
             let c = self.arena.comments_mut(n);
-            c.line = end.line_comment;
-            c.foot = end.foot_comment;
+            c.line = line;
+            c.foot = foot;
         }
     }
 }

@@ -82,11 +82,8 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         };
     }
     // Most values are runs of letters, digits and harmless punctuation: everything is allowed.
-    if value.iter().all(|&b| BORING[b as usize])
-        && !(value[0] == b'-' && value.len() == 1)
-        && !value.starts_with(b"---")
-        && !value.starts_with(b"...")
-    {
+    let special_start = value == b"-" || value.starts_with(b"---") || value.starts_with(b"...");
+    if !special_start && value.iter().all(|&b| BORING[b as usize]) {
         return ScalarAnalysis {
             multiline: false,
             flow_plain_allowed: true,
@@ -1067,17 +1064,19 @@ impl Emitter {
         self.tag_handle.clear();
         self.tag_suffix.clear();
         let e = &self.events[self.head];
-        if !e.head_comment.is_empty() {
-            self.head_comment = e.head_comment.clone();
-        }
-        if !e.line_comment.is_empty() {
-            self.line_comment = e.line_comment.clone();
-        }
-        if !e.foot_comment.is_empty() {
-            self.foot_comment = e.foot_comment.clone();
-        }
-        if !e.tail_comment.is_empty() {
-            self.tail_comment = e.tail_comment.clone();
+        if let Some(c) = e.comments.as_deref() {
+            if !c.head.is_empty() {
+                self.head_comment = c.head.clone();
+            }
+            if !c.line.is_empty() {
+                self.line_comment = c.line.clone();
+            }
+            if !c.foot.is_empty() {
+                self.foot_comment = c.foot.clone();
+            }
+            if !c.tail.is_empty() {
+                self.tail_comment = c.tail.clone();
+            }
         }
         match e.typ {
             EventType::Alias => {

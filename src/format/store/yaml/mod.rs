@@ -71,7 +71,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<Document>, YamlError> {
         });
     }
     let text = reader::decode(input)?;
-    let mut composer = compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)));
+    let mut composer =
+        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), text.len());
     let mut docs = Vec::new();
     loop {
         let mark = composer.arena.mark();
