@@ -82,7 +82,8 @@ impl Arena {
 
     pub fn value(&self, id: NodeId) -> &[u8] {
         let n = self.node(id);
-        &self.bytes[n.value_start as usize..(n.value_start + n.value_len) as usize]
+        let start = n.value_start as usize;
+        &self.bytes[start..start + n.value_len as usize]
     }
 
     pub fn tag(&self, id: NodeId) -> Option<&str> {
@@ -196,6 +197,8 @@ pub(super) struct Composer<'a> {
     event: Option<Event>,
     pub arena: Arena,
     anchors: HashMap<Vec<u8>, NodeId>,
+    /// How many anchors were defined, redefinitions included.
+    anchors_defined: usize,
     started: bool,
 }
 
@@ -225,6 +228,7 @@ impl<'a> Composer<'a> {
             event: None,
             arena: Arena::with_capacity_for(input_len),
             anchors: HashMap::new(),
+            anchors_defined: 0,
             started: false,
         }
     }
@@ -262,9 +266,10 @@ impl<'a> Composer<'a> {
         Ok(event)
     }
 
-    /// How many anchors have been defined so far (they stay visible to later documents).
+    /// How many anchors have been defined so far, redefinitions included (they stay visible to
+    /// later documents).
     pub fn anchor_count(&self) -> usize {
-        self.anchors.len()
+        self.anchors_defined
     }
 
     /// The next document node, or `None` at the end of the stream.
@@ -329,6 +334,7 @@ impl<'a> Composer<'a> {
         let anchor = self.event.as_mut().map(|e| std::mem::take(&mut e.anchor)).unwrap_or_default();
         if !anchor.is_empty() {
             self.anchors.insert(anchor, id);
+            self.anchors_defined += 1;
         }
     }
 

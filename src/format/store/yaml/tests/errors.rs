@@ -196,3 +196,12 @@ fn rejects_alias_chains_that_nest_too_deep() {
         "{e}"
     );
 }
+
+#[test]
+fn anchors_stay_valid_across_documents_even_when_redefined() {
+    let docs = parse(b"a: &x 1\n---\nb: &x [2]\n---\nc: *x\n").unwrap();
+    assert_eq!(
+        crate::format::store::yaml::emit(&docs),
+        "a: 1\n---\nb:\n    - 2\n---\nc:\n    - 2\n"
+    );
+}
