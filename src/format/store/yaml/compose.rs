@@ -1,5 +1,5 @@
-//! Builds go-yaml's node tree from the events (decode.go's `parser`): documents, mappings,
-//! sequences, scalars and aliases, with the head, line and foot comments go-yaml gives each node.
+//! Builds go-yaml's node tree, with the comments it gives each node, from parser events.
+//! This follows decode.go's `parser`: documents, mappings, sequences, scalars and aliases.
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
-//! Turns SOPS documents into emitter events as sops does (`appendTreeBranch`, `appendSequence`,
-//! `treeValueToNode`) followed by go-yaml's `encoder.node`: where each comment ends up, and how
-//! every scalar is presented after `yaml.Node.Encode`'s encode-and-reparse round trip.
+//! Turns SOPS documents into emitter events, with comments and scalars placed as sops does.
+//! This follows sops's `appendTreeBranch`/`appendSequence`/`treeValueToNode`, go-yaml's
+//! `encoder.node`, and the encode-and-reparse round trip of `yaml.Node.Encode`.
 
 use std::borrow::Cow;
 

@@ -1,6 +1,6 @@
-//! The YAML writer, following go-yaml v3's `emitterc.go` (the libyaml emitter with go-yaml's
-//! changes to indentation and comments), configured as sops uses it: indent 4, unlimited width,
-//! Unicode written as-is.
+//! The YAML writer: go-yaml v3's `emitterc.go`, configured as sops uses it.
+//! That is the libyaml emitter with go-yaml's changes to indentation and comments, at indent 4,
+//! unlimited width, Unicode written as-is.
 
 use super::chars::*;
 use super::parser::{Event, EventType};

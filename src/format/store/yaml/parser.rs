@@ -1,5 +1,4 @@
-//! The event parser, following go-yaml v3's `parserc.go`: a state machine over the scanner's
-//! tokens that also moves each comment onto the event it belongs to.
+//! The event parser: go-yaml v3's `parserc.go`, moving each comment onto its event.
 
 use super::YamlError;
 use super::scanner::{Mark, ScalarStyle, Scanner, Token, TokenType};

@@ -1,5 +1,5 @@
-//! Scalar resolution as go-yaml v3 does it (`resolve.go`), with Go's `strconv` number parsing and
-//! `time.Parse` timestamp layouts reproduced, so that every plain scalar gets the type sops gives it.
+//! Scalar resolution as go-yaml v3 does it, with Go's number and timestamp parsing.
+//! So every plain scalar gets the type sops gives it (`resolve.go`, `strconv`, `time.Parse`).
 
 use crate::format::timestamp::Timestamp;
 

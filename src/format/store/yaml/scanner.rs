@@ -1,5 +1,4 @@
-//! The tokenizer, following go-yaml v3's `scannerc.go` step by step, including the way it
-//! collects comments and decides whether each one is a head, line or foot comment.
+//! The tokenizer: go-yaml v3's `scannerc.go`, with its head, line and foot comment logic.
 
 use super::YamlError;
 use super::chars::*;

@@ -1,7 +1,7 @@
-//! The differential corpus in `tests/fixtures/yaml-corpus`: tricky inputs with what the real
-//! sops 3.11 printed for each (`sops decrypt` of `sops encrypt`), captured by `capture.py`.
-//! One test replays the captured outputs; another re-captures them with `sops` when it is on
-//! PATH and fails if anything changed.
+//! The differential corpus in `tests/fixtures/yaml-corpus`, replayed against sops's outputs.
+//! Each input comes with what sops 3.11 wrote (`sops encrypt`) and printed (`sops decrypt`), as
+//! captured by `capture.py`. One test replays the captures; another re-captures them with `sops`
+//! when it is on PATH and fails if anything changed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

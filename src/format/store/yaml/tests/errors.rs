@@ -1,5 +1,5 @@
-//! Every refused input gives an error that says what is wrong and where (1-based line and
-//! column), in go-yaml's words where go-yaml has them, and never quotes a value.
+//! Refused inputs: each error says what is wrong and where, and never quotes a value.
+//! Wording follows go-yaml where go-yaml has words for it; positions are 1-based.
 
 use crate::format::store::yaml::{YamlError, parse};
 

@@ -1,5 +1,5 @@
-//! Property tests: random SOPS trees survive emit → parse unchanged (comments included where
-//! YAML can hold them), and no input makes the parser panic.
+//! Property tests: random trees round-trip, and no input makes the parser panic.
+//! Random SOPS trees survive emit → parse unchanged, comments included where YAML holds them.
 
 use proptest::prelude::*;
 use zeroize::Zeroizing;

@@ -1,5 +1,4 @@
-//! `emit_value`: one value on its own, as `sops decrypt --extract` prints a non-string value
-//! (the expected texts were captured from sops 3.11 with `--extract`).
+//! `emit_value` checked against what `sops decrypt --extract` printed.
 
 use zeroize::Zeroizing;
 
