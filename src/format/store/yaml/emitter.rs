@@ -92,6 +92,22 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             block_allowed: true,
         };
     }
+    // Printable ASCII without spaces (sops's `ENC[...]` strings): only indicators matter.
+    if value.iter().all(|&b| (0x21..0x7F).contains(&b)) {
+        let (flow, block) = indicators_without_spaces(value);
+        return ScalarAnalysis {
+            multiline: false,
+            flow_plain_allowed: !flow,
+            block_plain_allowed: !block,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
+    analyze_general(value)
+}
+
+/// The character-by-character analysis, for any non-empty value.
+fn analyze_general(value: &[u8]) -> ScalarAnalysis {
     let mut block_indicators = false;
     let mut flow_indicators = false;
     let mut line_breaks = false;
@@ -240,6 +256,41 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         a.block_plain_allowed = false;
     }
     a
+}
+
+/// The (flow, block) indicator flags of `analyze_scalar` for a value of printable ASCII without
+/// spaces: there, only the first character, the `---`/`...` prefix, flow indicators after the
+/// first character, and a `:` at the very end count.
+fn indicators_without_spaces(value: &[u8]) -> (bool, bool) {
+    let (mut flow, mut block) = (false, false);
+    if value.starts_with(b"---") || value.starts_with(b"...") {
+        flow = true;
+        block = true;
+    }
+    let alone = value.len() == 1;
+    match value[0] {
+        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' => {
+            flow = true;
+            block = true;
+        }
+        b'?' | b':' => {
+            flow = true;
+            block |= alone;
+        }
+        b'-' if alone => {
+            flow = true;
+            block = true;
+        }
+        _ => {}
+    }
+    if value[1..].iter().any(|b| matches!(b, b',' | b'?' | b'[' | b']' | b'{' | b'}' | b':')) {
+        flow = true;
+    }
+    if value.len() > 1 && value.ends_with(b":") {
+        block = true;
+    }
+    (flow, block)
 }
 
 /// The style part of `yaml_emitter_select_scalar_style`.
@@ -1414,4 +1465,48 @@ impl Emitter {
 
 fn hex_digit(d: u8) -> u8 {
     if d < 10 { b'0' + d } else { b'A' + d - 10 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn verdict(a: ScalarAnalysis) -> [bool; 5] {
+        [
+            a.multiline,
+            a.flow_plain_allowed,
+            a.block_plain_allowed,
+            a.single_quoted_allowed,
+            a.block_allowed,
+        ]
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_analysis_on_samples() {
+        for v in [
+            &b"ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]"[..],
+            b"a:b",
+            b"x:",
+            b":",
+            b"?",
+            b"-",
+            b"-x",
+            b"---x",
+            b"...",
+            b"#x",
+            b"a#b",
+            b"plain-Value_1.0/+=",
+            b"{x}",
+        ] {
+            assert_eq!(verdict(analyze_scalar(v)), verdict(analyze_general(v)), "{v:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fast_paths_agree_with_the_general_analysis(v in "[!-~ ]{1,12}") {
+            prop_assert_eq!(verdict(analyze_scalar(v.as_bytes())), verdict(analyze_general(v.as_bytes())));
+        }
+    }
 }
