@@ -1504,6 +1504,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
         #[test]
         fn fast_paths_agree_with_the_general_analysis(v in "[!-~ ]{1,12}") {
             prop_assert_eq!(verdict(analyze_scalar(v.as_bytes())), verdict(analyze_general(v.as_bytes())));
