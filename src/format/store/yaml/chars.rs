@@ -1,5 +1,5 @@
-//! Byte-level character classes shared by the scanner and the emitter (libyaml's macros); every
-//! lookup past the end of the buffer reads as NUL, so no index can panic.
+//! Byte-level character classes (libyaml's macros) shared by the scanner and the emitter.
+//! Every lookup past the end of a buffer reads as NUL, so no index can panic.
 
 #[inline]
 pub(super) fn at(b: &[u8], i: usize) -> u8 {

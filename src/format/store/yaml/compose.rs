@@ -1,5 +1,5 @@
-//! Builds go-yaml's node tree from the events (decode.go's `parser`): documents, mappings,
-//! sequences, scalars and aliases, with the head, line and foot comments go-yaml gives each node.
+//! Builds go-yaml's node tree, with the comments it gives each node, from parser events.
+//! This follows decode.go's `parser`: documents, mappings, sequences, scalars and aliases.
 
 use std::collections::HashMap;
 
@@ -65,13 +65,25 @@ pub(super) struct Arena {
 pub(super) struct ArenaMark([usize; 4]);
 
 impl Arena {
+    /// Room for the nodes and text of `input_len` bytes of typical YAML, so that the arena does
+    /// not grow by copying (untouched capacity costs no memory).
+    pub fn with_capacity_for(input_len: usize) -> Self {
+        Arena {
+            nodes: Vec::with_capacity(input_len / 24),
+            bytes: Vec::with_capacity(input_len / 2),
+            tags: Vec::new(),
+            comments: Vec::new(),
+        }
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }
 
     pub fn value(&self, id: NodeId) -> &[u8] {
         let n = self.node(id);
-        &self.bytes[n.value_start as usize..(n.value_start + n.value_len) as usize]
+        let start = n.value_start as usize;
+        &self.bytes[start..start + n.value_len as usize]
     }
 
     pub fn tag(&self, id: NodeId) -> Option<&str> {
@@ -185,6 +197,8 @@ pub(super) struct Composer<'a> {
     event: Option<Event>,
     pub arena: Arena,
     anchors: HashMap<Vec<u8>, NodeId>,
+    /// How many anchors were defined, redefinitions included.
+    anchors_defined: usize,
     started: bool,
 }
 
@@ -208,12 +222,13 @@ fn event_name(t: EventType) -> &'static str {
 }
 
 impl<'a> Composer<'a> {
-    pub fn new(parser: Parser<'a>) -> Self {
+    pub fn new(parser: Parser<'a>, input_len: usize) -> Self {
         Composer {
             parser,
             event: None,
-            arena: Arena::default(),
+            arena: Arena::with_capacity_for(input_len),
             anchors: HashMap::new(),
+            anchors_defined: 0,
             started: false,
         }
     }
@@ -251,9 +266,10 @@ impl<'a> Composer<'a> {
         Ok(event)
     }
 
-    /// How many anchors have been defined so far (they stay visible to later documents).
+    /// How many anchors have been defined so far, redefinitions included (they stay visible to
+    /// later documents).
     pub fn anchor_count(&self) -> usize {
-        self.anchors.len()
+        self.anchors_defined
     }
 
     /// The next document node, or `None` at the end of the stream.
@@ -283,15 +299,11 @@ impl<'a> Composer<'a> {
             }
         };
         let comments = match e {
-            Some(e)
-                if !(e.head_comment.is_empty()
-                    && e.line_comment.is_empty()
-                    && e.foot_comment.is_empty()) =>
-            {
+            Some(e) if !(e.head().is_empty() && e.line().is_empty() && e.foot().is_empty()) => {
                 self.arena.comments.push(Comments {
-                    head: e.head_comment.clone(),
-                    line: e.line_comment.clone(),
-                    foot: e.foot_comment.clone(),
+                    head: e.head().to_vec(),
+                    line: e.line().to_vec(),
+                    foot: e.foot().to_vec(),
                 });
                 (self.arena.comments.len() - 1) as u32
             }
@@ -322,6 +334,7 @@ impl<'a> Composer<'a> {
         let anchor = self.event.as_mut().map(|e| std::mem::take(&mut e.anchor)).unwrap_or_default();
         if !anchor.is_empty() {
             self.anchors.insert(anchor, id);
+            self.anchors_defined += 1;
         }
     }
 
@@ -390,7 +403,7 @@ impl<'a> Composer<'a> {
         let child = self.parse()?;
         self.arena.append(n, child);
         if self.peek()? == EventType::DocumentEnd {
-            let foot = self.current().foot_comment.clone();
+            let foot = self.current().foot().to_vec();
             self.arena.set_foot(n, foot);
         }
         self.expect(EventType::DocumentEnd)?;
@@ -453,7 +466,7 @@ impl<'a> Composer<'a> {
                         if self.peek()? == EventType::TailComment {
                             let event = self.expect(EventType::TailComment)?;
                             if self.arena.foot(k).is_empty() {
-                                self.arena.set_foot(k, event.foot_comment);
+                                self.arena.set_foot(k, event.foot().to_vec());
                             }
                         }
                     }
@@ -487,13 +500,14 @@ impl<'a> Composer<'a> {
     }
 
     fn set_end_comments(&mut self, n: NodeId, end: Event) {
-        if !end.line_comment.is_empty()
-            || !end.foot_comment.is_empty()
-            || self.arena.node(n).comments != NONE
-        {
+        let (line, foot) = match end.comments {
+            Some(c) => (c.line, c.foot),
+            None => (Vec::new(), Vec::new()),
+        };
+        if !line.is_empty() || !foot.is_empty() || self.arena.node(n).comments != NONE {
             let c = self.arena.comments_mut(n);
-            c.line = end.line_comment;
-            c.foot = end.foot_comment;
+            c.line = line;
+            c.foot = foot;
         }
     }
 }

@@ -1,13 +1,13 @@
-//! Turns SOPS documents into emitter events as sops does (`appendTreeBranch`, `appendSequence`,
-//! `treeValueToNode`) followed by go-yaml's `encoder.node`: where each comment ends up, and how
-//! every scalar is presented after `yaml.Node.Encode`'s encode-and-reparse round trip.
+//! Turns SOPS documents into emitter events, with comments and scalars placed as sops does.
+//! This follows sops's `appendTreeBranch`/`appendSequence`/`treeValueToNode`, go-yaml's
+//! `encoder.node`, and the encode-and-reparse round trip of `yaml.Node.Encode`.
 
 use std::borrow::Cow;
 
 use base64::Engine as _;
 
 use super::emitter::{Emitter, ScalarAnalysis, analyze_scalar, choose_style};
-use super::parser::{Event, EventType};
+use super::parser::{Event, EventComments, EventType};
 use super::resolve::resolve;
 use super::scanner::ScalarStyle;
 use crate::format::scalar::{Scalar, format_float_go_g};
@@ -274,8 +274,7 @@ impl Dumper {
             quoted_implicit: implicit,
             scalar_style: p.style,
             analysis: Some(p.analysis),
-            head_comment: head,
-            foot_comment: foot,
+            comments: EventComments::boxed(head, Vec::new(), foot, Vec::new()),
             ..Event::default()
         });
     }
@@ -292,7 +291,7 @@ impl Dumper {
             quoted_implicit: implicit,
             scalar_style: p.style,
             analysis: Some(p.analysis),
-            head_comment: head,
+            comments: EventComments::boxed(head, Vec::new(), Vec::new(), Vec::new()),
             ..Event::default()
         });
     }
@@ -311,7 +310,7 @@ impl Dumper {
         self.emitter.emit(Event {
             typ: EventType::MappingStart,
             implicit: true,
-            head_comment: head,
+            comments: EventComments::boxed(head, Vec::new(), Vec::new(), Vec::new()),
             ..Event::default()
         });
         let mut pending: Vec<&Comment> = Vec::new();
@@ -336,8 +335,12 @@ impl Dumper {
         // encoder writes as the tail of the mapping end.
         self.emitter.emit(Event {
             typ: EventType::MappingEnd,
-            tail_comment: join_comments(&pending),
-            foot_comment: extra_foot,
+            comments: EventComments::boxed(
+                Vec::new(),
+                Vec::new(),
+                extra_foot,
+                join_comments(&pending),
+            ),
             ..Event::default()
         });
     }
@@ -354,13 +357,18 @@ impl Dumper {
         self.emitter.emit(Event {
             typ: EventType::SequenceStart,
             implicit: true,
-            head_comment: prepend(extra_head, join_comments(&leading)),
+            comments: EventComments::boxed(
+                prepend(extra_head, join_comments(&leading)),
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+            ),
             ..Event::default()
         });
         let Some(first) = first_value else {
             self.emitter.emit(Event {
                 typ: EventType::SequenceEnd,
-                foot_comment: extra_foot,
+                comments: EventComments::boxed(Vec::new(), Vec::new(), extra_foot, Vec::new()),
                 ..Event::default()
             });
             return;
@@ -390,7 +398,7 @@ impl Dumper {
         }
         self.emitter.emit(Event {
             typ: EventType::SequenceEnd,
-            foot_comment: extra_foot,
+            comments: EventComments::boxed(Vec::new(), Vec::new(), extra_foot, Vec::new()),
             ..Event::default()
         });
     }

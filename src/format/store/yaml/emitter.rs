@@ -1,6 +1,6 @@
-//! The YAML writer, following go-yaml v3's `emitterc.go` (the libyaml emitter with go-yaml's
-//! changes to indentation and comments), configured as sops uses it: indent 4, unlimited width,
-//! Unicode written as-is.
+//! The YAML writer: go-yaml v3's `emitterc.go`, configured as sops uses it.
+//! That is the libyaml emitter with go-yaml's changes to indentation and comments, at indent 4,
+//! unlimited width, Unicode written as-is.
 
 use super::chars::*;
 use super::parser::{Event, EventType};
@@ -82,11 +82,8 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         };
     }
     // Most values are runs of letters, digits and harmless punctuation: everything is allowed.
-    if value.iter().all(|&b| BORING[b as usize])
-        && !(value[0] == b'-' && value.len() == 1)
-        && !value.starts_with(b"---")
-        && !value.starts_with(b"...")
-    {
+    let special_start = value == b"-" || value.starts_with(b"---") || value.starts_with(b"...");
+    if !special_start && value.iter().all(|&b| BORING[b as usize]) {
         return ScalarAnalysis {
             multiline: false,
             flow_plain_allowed: true,
@@ -95,6 +92,22 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
             block_allowed: true,
         };
     }
+    // Printable ASCII without spaces (sops's `ENC[...]` strings): only indicators matter.
+    if value.iter().all(|&b| (0x21..0x7F).contains(&b)) {
+        let (flow, block) = indicators_without_spaces(value);
+        return ScalarAnalysis {
+            multiline: false,
+            flow_plain_allowed: !flow,
+            block_plain_allowed: !block,
+            single_quoted_allowed: true,
+            block_allowed: true,
+        };
+    }
+    analyze_general(value)
+}
+
+/// The character-by-character analysis, for any non-empty value.
+fn analyze_general(value: &[u8]) -> ScalarAnalysis {
     let mut block_indicators = false;
     let mut flow_indicators = false;
     let mut line_breaks = false;
@@ -243,6 +256,41 @@ pub(super) fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         a.block_plain_allowed = false;
     }
     a
+}
+
+/// The (flow, block) indicator flags of `analyze_scalar` for a value of printable ASCII without
+/// spaces: there, only the first character, the `---`/`...` prefix, flow indicators after the
+/// first character, and a `:` at the very end count.
+fn indicators_without_spaces(value: &[u8]) -> (bool, bool) {
+    let (mut flow, mut block) = (false, false);
+    if value.starts_with(b"---") || value.starts_with(b"...") {
+        flow = true;
+        block = true;
+    }
+    let alone = value.len() == 1;
+    match value[0] {
+        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' => {
+            flow = true;
+            block = true;
+        }
+        b'?' | b':' => {
+            flow = true;
+            block |= alone;
+        }
+        b'-' if alone => {
+            flow = true;
+            block = true;
+        }
+        _ => {}
+    }
+    if value[1..].iter().any(|b| matches!(b, b',' | b'?' | b'[' | b']' | b'{' | b'}' | b':')) {
+        flow = true;
+    }
+    if value.len() > 1 && value.ends_with(b":") {
+        block = true;
+    }
+    (flow, block)
 }
 
 /// The style part of `yaml_emitter_select_scalar_style`.
@@ -1067,17 +1115,19 @@ impl Emitter {
         self.tag_handle.clear();
         self.tag_suffix.clear();
         let e = &self.events[self.head];
-        if !e.head_comment.is_empty() {
-            self.head_comment = e.head_comment.clone();
-        }
-        if !e.line_comment.is_empty() {
-            self.line_comment = e.line_comment.clone();
-        }
-        if !e.foot_comment.is_empty() {
-            self.foot_comment = e.foot_comment.clone();
-        }
-        if !e.tail_comment.is_empty() {
-            self.tail_comment = e.tail_comment.clone();
+        if let Some(c) = e.comments.as_deref() {
+            if !c.head.is_empty() {
+                self.head_comment = c.head.clone();
+            }
+            if !c.line.is_empty() {
+                self.line_comment = c.line.clone();
+            }
+            if !c.foot.is_empty() {
+                self.foot_comment = c.foot.clone();
+            }
+            if !c.tail.is_empty() {
+                self.tail_comment = c.tail.clone();
+            }
         }
         match e.typ {
             EventType::Alias => {
@@ -1415,4 +1465,50 @@ impl Emitter {
 
 fn hex_digit(d: u8) -> u8 {
     if d < 10 { b'0' + d } else { b'A' + d - 10 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn verdict(a: ScalarAnalysis) -> [bool; 5] {
+        [
+            a.multiline,
+            a.flow_plain_allowed,
+            a.block_plain_allowed,
+            a.single_quoted_allowed,
+            a.block_allowed,
+        ]
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_analysis_on_samples() {
+        for v in [
+            &b"ENC[AES256_GCM,data:abc=,iv:x,tag:y,type:str]"[..],
+            b"a:b",
+            b"x:",
+            b":",
+            b"?",
+            b"-",
+            b"-x",
+            b"---x",
+            b"...",
+            b"#x",
+            b"a#b",
+            b"plain-Value_1.0/+=",
+            b"{x}",
+        ] {
+            assert_eq!(verdict(analyze_scalar(v)), verdict(analyze_general(v)), "{v:?}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_paths_agree_with_the_general_analysis(v in "[!-~ ]{1,12}") {
+            prop_assert_eq!(verdict(analyze_scalar(v.as_bytes())), verdict(analyze_general(v.as_bytes())));
+        }
+    }
 }

@@ -1,5 +1,5 @@
-//! A small, fast hasher (the "Fx" multiply-rotate hash) for sets of node ids, where SipHash
-//! showed up in profiles. Not for data from the file: it is not collision resistant.
+//! A small, fast hasher for sets of node ids (not for data from the file).
+//! The "Fx" multiply-rotate hash: SipHash showed up in profiles; this is not collision resistant.
 
 use std::hash::{BuildHasherDefault, Hasher};
 

@@ -1,6 +1,6 @@
-//! Turns go-yaml's node tree into the SOPS tree exactly as sops's YAML store does
-//! (`appendYamlNodeToTreeBranch` / `nodeToTreeValue`), and applies the checks that sops gets
-//! from go-yaml's decoder: duplicate keys, merge values, alias loops and excessive aliasing.
+//! Turns go-yaml's node tree into the SOPS tree exactly as sops's YAML store does.
+//! It also applies the checks sops gets from go-yaml's decoder: duplicate keys, merge values,
+//! alias loops and excessive aliasing.
 
 use base64::Engine as _;
 use zeroize::Zeroizing;

@@ -5,11 +5,11 @@
 //! for byte what `sops decrypt` prints, so this module reproduces go-yaml's scanner, parser and
 //! emitter step by step rather than using a general YAML library:
 //!
-//! - [`reader`], [`scanner`], [`parser`], [`compose`]: text → tokens → events → go-yaml nodes,
+//! - `reader`, `scanner`, `parser`, `compose`: text → tokens → events → go-yaml nodes,
 //!   each comment attached where go-yaml attaches it (head, line or foot of a node);
-//! - [`resolve`]: scalar types as go-yaml resolves them (ints, floats, timestamps, …);
-//! - [`load`]: go-yaml nodes → SOPS tree, as sops's store orders comments and entries;
-//! - [`dump`], [`emitter`]: SOPS tree → events → text, as sops's store and go-yaml's encoder do.
+//! - `resolve`: scalar types as go-yaml resolves them (ints, floats, timestamps, …);
+//! - `load`: go-yaml nodes → SOPS tree, as sops's store orders comments and entries;
+//! - `dump`, `emitter`: SOPS tree → events → text, as sops's store and go-yaml's encoder do.
 
 mod chars;
 mod compose;
@@ -71,7 +71,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<Document>, YamlError> {
         });
     }
     let text = reader::decode(input)?;
-    let mut composer = compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)));
+    let mut composer =
+        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), text.len());
     let mut docs = Vec::new();
     loop {
         let mark = composer.arena.mark();

@@ -1,5 +1,4 @@
-//! The event parser, following go-yaml v3's `parserc.go`: a state machine over the scanner's
-//! tokens that also moves each comment onto the event it belongs to.
+//! The event parser: go-yaml v3's `parserc.go`, moving each comment onto its event.
 
 use super::YamlError;
 use super::scanner::{Mark, ScalarStyle, Scanner, Token, TokenType};
@@ -25,7 +24,6 @@ pub(super) enum EventType {
 pub(super) struct Event {
     pub typ: EventType,
     pub start_mark: Mark,
-    pub end_mark: Mark,
     pub anchor: Vec<u8>,
     pub tag: Vec<u8>,
     pub value: Vec<u8>,
@@ -34,13 +32,43 @@ pub(super) struct Event {
     pub scalar_style: ScalarStyle,
     /// Flow style for sequences and mappings.
     pub flow: bool,
-    pub head_comment: Vec<u8>,
-    pub line_comment: Vec<u8>,
-    pub foot_comment: Vec<u8>,
-    /// Only set by the encoder: a foot comment of the previous mapping key.
-    pub tail_comment: Vec<u8>,
+    /// Head, line, foot and tail comments; rare, so boxed to keep events small.
+    pub comments: Option<Box<EventComments>>,
     /// Only set by the encoder: the emitter's analysis of `value`, already computed.
     pub analysis: Option<super::emitter::ScalarAnalysis>,
+}
+
+/// The comments an event carries.
+#[derive(Clone, Debug, Default)]
+pub(super) struct EventComments {
+    pub head: Vec<u8>,
+    pub line: Vec<u8>,
+    pub foot: Vec<u8>,
+    /// Only set by the encoder: a foot comment of the previous mapping key.
+    pub tail: Vec<u8>,
+}
+
+impl EventComments {
+    /// Boxed comments, or none when all are empty.
+    pub fn boxed(head: Vec<u8>, line: Vec<u8>, foot: Vec<u8>, tail: Vec<u8>) -> Option<Box<Self>> {
+        if head.is_empty() && line.is_empty() && foot.is_empty() && tail.is_empty() {
+            None
+        } else {
+            Some(Box::new(EventComments { head, line, foot, tail }))
+        }
+    }
+}
+
+impl Event {
+    pub fn head(&self) -> &[u8] {
+        self.comments.as_deref().map_or(&[], |c| &c.head)
+    }
+    pub fn line(&self) -> &[u8] {
+        self.comments.as_deref().map_or(&[], |c| &c.line)
+    }
+    pub fn foot(&self) -> &[u8] {
+        self.comments.as_deref().map_or(&[], |c| &c.foot)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +79,6 @@ enum State {
     DocumentContent,
     DocumentEnd,
     BlockNode,
-    BlockNodeOrIndentlessSequence,
-    FlowNode,
     BlockSequenceFirstEntry,
     BlockSequenceEntry,
     IndentlessSequenceEntry,
@@ -186,9 +212,12 @@ impl<'a> Parser<'a> {
     }
 
     fn set_event_comments(&mut self, event: &mut Event) {
-        event.head_comment = std::mem::take(&mut self.head_comment);
-        event.line_comment = std::mem::take(&mut self.line_comment);
-        event.foot_comment = std::mem::take(&mut self.foot_comment);
+        event.comments = EventComments::boxed(
+            std::mem::take(&mut self.head_comment),
+            std::mem::take(&mut self.line_comment),
+            std::mem::take(&mut self.foot_comment),
+            Vec::new(),
+        );
         self.stem_comment = None;
     }
 
@@ -204,8 +233,6 @@ impl<'a> Parser<'a> {
             State::DocumentContent => self.parse_document_content(),
             State::DocumentEnd => self.parse_document_end(),
             State::BlockNode => self.parse_node(true, false),
-            State::BlockNodeOrIndentlessSequence => self.parse_node(true, true),
-            State::FlowNode => self.parse_node(false, false),
             State::BlockSequenceFirstEntry => self.parse_block_sequence_entry(true),
             State::BlockSequenceEntry => self.parse_block_sequence_entry(false),
             State::IndentlessSequenceEntry => self.parse_indentless_sequence_entry(),
@@ -230,10 +257,10 @@ impl<'a> Parser<'a> {
         if token.typ != TokenType::StreamStart {
             return Err(parser_error("did not find expected <stream-start>", token.start_mark));
         }
-        let (s, e) = (token.start_mark, token.end_mark);
+        let s = token.start_mark;
         self.state = State::ImplicitDocumentStart;
         self.skip_token();
-        Ok(Event { typ: EventType::StreamStart, start_mark: s, end_mark: e, ..Event::default() })
+        Ok(Event { typ: EventType::StreamStart, start_mark: s, ..Event::default() })
     }
 
     fn parse_document_start(&mut self, implicit: bool) -> Result<Event> {
@@ -244,10 +271,7 @@ impl<'a> Parser<'a> {
                 typ = self.peek_type()?;
             }
         }
-        let (start_mark, end_mark) = {
-            let t = self.peek()?;
-            (t.start_mark, t.end_mark)
-        };
+        let start_mark = self.peek()?.start_mark;
         if implicit
             && !matches!(
                 typ,
@@ -285,8 +309,7 @@ impl<'a> Parser<'a> {
             return Ok(Event {
                 typ: EventType::DocumentStart,
                 start_mark,
-                end_mark,
-                head_comment,
+                comments: EventComments::boxed(head_comment, Vec::new(), Vec::new(), Vec::new()),
                 implicit: true,
                 ..Event::default()
             });
@@ -297,21 +320,19 @@ impl<'a> Parser<'a> {
             if t.typ != TokenType::DocumentStart {
                 return Err(parser_error("did not find expected <document start>", t.start_mark));
             }
-            let end_mark = t.end_mark;
             self.states.push(State::DocumentEnd);
             self.state = State::DocumentContent;
             self.skip_token();
             return Ok(Event {
                 typ: EventType::DocumentStart,
                 start_mark,
-                end_mark,
                 implicit: false,
                 ..Event::default()
             });
         }
         self.state = State::End;
         self.skip_token();
-        Ok(Event { typ: EventType::StreamEnd, start_mark, end_mark, ..Event::default() })
+        Ok(Event { typ: EventType::StreamEnd, start_mark, ..Event::default() })
     }
 
     fn parse_document_content(&mut self) -> Result<Event> {
@@ -334,25 +355,21 @@ impl<'a> Parser<'a> {
     fn parse_document_end(&mut self) -> Result<Event> {
         let t = self.peek()?;
         let start_mark = t.start_mark;
-        let mut end_mark = t.start_mark;
         let mut implicit = true;
         if t.typ == TokenType::DocumentEnd {
-            end_mark = t.end_mark;
             self.skip_token();
             implicit = false;
         }
         self.tag_directives.clear();
         self.state = State::DocumentStart;
-        let mut event = Event {
-            typ: EventType::DocumentEnd,
-            start_mark,
-            end_mark,
-            implicit,
-            ..Event::default()
-        };
+        let mut event =
+            Event { typ: EventType::DocumentEnd, start_mark, implicit, ..Event::default() };
         self.set_event_comments(&mut event);
-        if !event.head_comment.is_empty() && event.foot_comment.is_empty() {
-            event.foot_comment = std::mem::take(&mut event.head_comment);
+        if let Some(c) = event.comments.as_deref_mut()
+            && !c.head.is_empty()
+            && c.foot.is_empty()
+        {
+            c.foot = std::mem::take(&mut c.head);
         }
         Ok(event)
     }
@@ -360,12 +377,8 @@ impl<'a> Parser<'a> {
     fn parse_node(&mut self, block: bool, indentless_sequence: bool) -> Result<Event> {
         let t = self.peek()?;
         if t.typ == TokenType::Alias {
-            let mut event = Event {
-                typ: EventType::Alias,
-                start_mark: t.start_mark,
-                end_mark: t.end_mark,
-                ..Event::default()
-            };
+            let mut event =
+                Event { typ: EventType::Alias, start_mark: t.start_mark, ..Event::default() };
             event.anchor = std::mem::take(&mut self.head().value);
             self.pop_state();
             self.set_event_comments(&mut event);
@@ -374,7 +387,6 @@ impl<'a> Parser<'a> {
         }
 
         let mut start_mark = t.start_mark;
-        let mut end_mark = t.start_mark;
         let mut tag_token = false;
         let mut tag_handle = Vec::new();
         let mut tag_suffix = Vec::new();
@@ -382,14 +394,12 @@ impl<'a> Parser<'a> {
         let mut tag_mark = Mark::default();
 
         if t.typ == TokenType::Anchor {
-            end_mark = t.end_mark;
             anchor = std::mem::take(&mut self.head().value);
             self.skip_token();
             let t = self.peek()?;
             if t.typ == TokenType::Tag {
                 tag_token = true;
                 tag_mark = t.start_mark;
-                end_mark = t.end_mark;
                 let h = self.head();
                 tag_handle = std::mem::take(&mut h.value);
                 tag_suffix = std::mem::take(&mut h.suffix);
@@ -400,14 +410,12 @@ impl<'a> Parser<'a> {
             tag_token = true;
             start_mark = t.start_mark;
             tag_mark = t.start_mark;
-            end_mark = t.end_mark;
             let h = self.head();
             tag_handle = std::mem::take(&mut h.value);
             tag_suffix = std::mem::take(&mut h.suffix);
             self.skip_token();
             let t = self.peek()?;
             if t.typ == TokenType::Anchor {
-                end_mark = t.end_mark;
                 anchor = std::mem::take(&mut self.head().value);
                 self.skip_token();
                 self.peek()?;
@@ -437,16 +445,15 @@ impl<'a> Parser<'a> {
         }
 
         let implicit = tag.is_empty();
-        let (typ, t_start, t_end, style) = {
+        let (typ, t_start, style) = {
             let t = self.peek()?;
-            (t.typ, t.start_mark, t.end_mark, t.style)
+            (t.typ, t.start_mark, t.style)
         };
         if indentless_sequence && typ == TokenType::BlockEntry {
             self.state = State::IndentlessSequenceEntry;
             return Ok(Event {
                 typ: EventType::SequenceStart,
                 start_mark,
-                end_mark: t_end,
                 anchor,
                 tag,
                 implicit,
@@ -466,7 +473,6 @@ impl<'a> Parser<'a> {
             let mut event = Event {
                 typ: EventType::Scalar,
                 start_mark,
-                end_mark: t_end,
                 anchor,
                 tag,
                 value,
@@ -486,7 +492,6 @@ impl<'a> Parser<'a> {
             let mut event = Event {
                 typ: if seq { EventType::SequenceStart } else { EventType::MappingStart },
                 start_mark,
-                end_mark: t_end,
                 anchor,
                 tag,
                 implicit,
@@ -503,14 +508,13 @@ impl<'a> Parser<'a> {
             let mut event = Event {
                 typ: if seq { EventType::SequenceStart } else { EventType::MappingStart },
                 start_mark,
-                end_mark: t_end,
                 anchor,
                 tag,
                 implicit,
                 ..Event::default()
             };
             if let Some(stem) = self.stem_comment.take() {
-                event.head_comment = stem;
+                event.comments = EventComments::boxed(stem, Vec::new(), Vec::new(), Vec::new());
             }
             return Ok(event);
         }
@@ -519,7 +523,6 @@ impl<'a> Parser<'a> {
             return Ok(Event {
                 typ: EventType::Scalar,
                 start_mark,
-                end_mark,
                 anchor,
                 tag,
                 implicit,
@@ -559,16 +562,11 @@ impl<'a> Parser<'a> {
             return Ok(empty_scalar(mark));
         }
         if t.typ == TokenType::BlockEnd {
-            let (s, e) = (t.start_mark, t.end_mark);
+            let s = t.start_mark;
             self.pop_state();
             self.marks.pop();
             self.skip_token();
-            return Ok(Event {
-                typ: EventType::SequenceEnd,
-                start_mark: s,
-                end_mark: e,
-                ..Event::default()
-            });
+            return Ok(Event { typ: EventType::SequenceEnd, start_mark: s, ..Event::default() });
         }
         let mark = t.start_mark;
         let context_mark = self.marks.pop().unwrap_or_default();
@@ -600,7 +598,7 @@ impl<'a> Parser<'a> {
         }
         let s = t.start_mark;
         self.pop_state();
-        Ok(Event { typ: EventType::SequenceEnd, start_mark: s, end_mark: s, ..Event::default() })
+        Ok(Event { typ: EventType::SequenceEnd, start_mark: s, ..Event::default() })
     }
 
     /// A collection under a sequence entry takes the prior head comment as a whole.
@@ -641,15 +639,10 @@ impl<'a> Parser<'a> {
             return Ok(empty_scalar(mark));
         }
         if t.typ == TokenType::BlockEnd {
-            let (s, e) = (t.start_mark, t.end_mark);
+            let s = t.start_mark;
             self.pop_state();
             self.marks.pop();
-            let mut event = Event {
-                typ: EventType::MappingEnd,
-                start_mark: s,
-                end_mark: e,
-                ..Event::default()
-            };
+            let mut event = Event { typ: EventType::MappingEnd, start_mark: s, ..Event::default() };
             self.set_event_comments(&mut event);
             self.skip_token();
             return Ok(event);
@@ -706,13 +699,12 @@ impl<'a> Parser<'a> {
                 }
             }
             if t.typ == TokenType::Key {
-                let (s, e) = (t.start_mark, t.end_mark);
+                let s = t.start_mark;
                 self.state = State::FlowSequenceEntryMappingKey;
                 self.skip_token();
                 return Ok(Event {
                     typ: EventType::MappingStart,
                     start_mark: s,
-                    end_mark: e,
                     implicit: true,
                     flow: true,
                     ..Event::default()
@@ -723,11 +715,10 @@ impl<'a> Parser<'a> {
             }
         }
         let t = self.peek()?;
-        let (s, e) = (t.start_mark, t.end_mark);
+        let s = t.start_mark;
         self.pop_state();
         self.marks.pop();
-        let mut event =
-            Event { typ: EventType::SequenceEnd, start_mark: s, end_mark: e, ..Event::default() };
+        let mut event = Event { typ: EventType::SequenceEnd, start_mark: s, ..Event::default() };
         self.set_event_comments(&mut event);
         self.skip_token();
         Ok(event)
@@ -763,12 +754,7 @@ impl<'a> Parser<'a> {
     fn parse_flow_sequence_entry_mapping_end(&mut self) -> Result<Event> {
         let mark = self.peek()?.start_mark;
         self.state = State::FlowSequenceEntry;
-        Ok(Event {
-            typ: EventType::MappingEnd,
-            start_mark: mark,
-            end_mark: mark,
-            ..Event::default()
-        })
+        Ok(Event { typ: EventType::MappingEnd, start_mark: mark, ..Event::default() })
     }
 
     fn parse_flow_mapping_key(&mut self, first: bool) -> Result<Event> {
@@ -813,11 +799,10 @@ impl<'a> Parser<'a> {
             }
         }
         let t = self.peek()?;
-        let (s, e) = (t.start_mark, t.end_mark);
+        let s = t.start_mark;
         self.pop_state();
         self.marks.pop();
-        let mut event =
-            Event { typ: EventType::MappingEnd, start_mark: s, end_mark: e, ..Event::default() };
+        let mut event = Event { typ: EventType::MappingEnd, start_mark: s, ..Event::default() };
         self.set_event_comments(&mut event);
         self.skip_token();
         Ok(event)
@@ -865,7 +850,7 @@ impl<'a> Parser<'a> {
                 TokenType::TagDirective => {
                     let mark = t.start_mark;
                     let handle = std::mem::take(&mut self.head().value);
-                    let prefix = std::mem::take(&mut self.head().prefix);
+                    let prefix = std::mem::take(&mut self.head().suffix);
                     if self.tag_directives.iter().any(|d| d.handle == handle) {
                         return Err(parser_error("found duplicate %TAG directive", mark));
                     }
@@ -889,7 +874,6 @@ fn empty_scalar(mark: Mark) -> Event {
     Event {
         typ: EventType::Scalar,
         start_mark: mark,
-        end_mark: mark,
         implicit: true,
         scalar_style: ScalarStyle::Plain,
         ..Event::default()

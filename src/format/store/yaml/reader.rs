@@ -1,5 +1,4 @@
-//! Input decoding as go-yaml's reader does it: a UTF-8 or UTF-16 byte order mark picks the
-//! encoding, the text must be valid Unicode, and control characters are refused.
+//! Input decoding as go-yaml's reader does it: BOM, UTF-8/UTF-16, no control characters.
 
 use std::borrow::Cow;
 

@@ -1,5 +1,5 @@
-//! Scalar resolution as go-yaml v3 does it (`resolve.go`), with Go's `strconv` number parsing and
-//! `time.Parse` timestamp layouts reproduced, so that every plain scalar gets the type sops gives it.
+//! Scalar resolution as go-yaml v3 does it, with Go's number and timestamp parsing.
+//! So every plain scalar gets the type sops gives it (`resolve.go`, `strconv`, `time.Parse`).
 
 use crate::format::timestamp::Timestamp;
 
@@ -100,10 +100,10 @@ pub(super) fn resolve(tag: &str, s: &str) -> Resolved {
                 if let Some(u) = go_parse_uint(rest, 2) {
                     return Resolved::Uint(u);
                 }
-            } else if let Some(rest) = plain.strip_prefix("-0b") {
-                if let Some(i) = go_parse_int(&format!("-{rest}"), 2) {
-                    return Resolved::Int(i);
-                }
+            } else if let Some(rest) = plain.strip_prefix("-0b")
+                && let Some(i) = go_parse_int(&format!("-{rest}"), 2)
+            {
+                return Resolved::Int(i);
             }
             if let Some(rest) = plain.strip_prefix("0o") {
                 if let Some(i) = go_parse_int(rest, 8) {
@@ -112,10 +112,10 @@ pub(super) fn resolve(tag: &str, s: &str) -> Resolved {
                 if let Some(u) = go_parse_uint(rest, 8) {
                     return Resolved::Uint(u);
                 }
-            } else if let Some(rest) = plain.strip_prefix("-0o") {
-                if let Some(i) = go_parse_int(&format!("-{rest}"), 8) {
-                    return Resolved::Int(i);
-                }
+            } else if let Some(rest) = plain.strip_prefix("-0o")
+                && let Some(i) = go_parse_int(&format!("-{rest}"), 8)
+            {
+                return Resolved::Int(i);
             }
         }
         _ => {}

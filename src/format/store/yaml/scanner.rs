@@ -1,5 +1,4 @@
-//! The tokenizer, following go-yaml v3's `scannerc.go` step by step, including the way it
-//! collects comments and decides whether each one is a head, line or foot comment.
+//! The tokenizer: go-yaml v3's `scannerc.go`, with its head, line and foot comment logic.
 
 use super::YamlError;
 use super::chars::*;
@@ -57,10 +56,8 @@ pub(super) struct Token {
     pub end_mark: Mark,
     /// Scalar text, anchor or alias name, tag handle, or tag directive handle.
     pub value: Vec<u8>,
-    /// Tag suffix.
+    /// Tag suffix, or tag directive prefix.
     pub suffix: Vec<u8>,
-    /// Tag directive prefix.
-    pub prefix: Vec<u8>,
     pub style: ScalarStyle,
     pub major: i8,
     pub minor: i8,
@@ -1049,7 +1046,7 @@ impl<'a> Scanner<'a> {
                 start_mark,
                 end_mark: self.mark,
                 value: handle,
-                prefix,
+                suffix: prefix,
                 ..Token::default()
             };
         } else {
@@ -1569,9 +1566,8 @@ impl<'a> Scanner<'a> {
                     s.push(b'\'');
                     self.skip();
                     self.skip();
-                } else if single && c == b'\'' {
-                    break;
-                } else if !single && c == b'"' {
+                } else if (single && c == b'\'') || (!single && c == b'"') {
+                    // The closing quote.
                     break;
                 } else if !single && c == b'\\' && is_break(self.buf, self.pos + 1) {
                     self.skip();

@@ -1,7 +1,7 @@
-//! The differential corpus in `tests/fixtures/yaml-corpus`: tricky inputs with what the real
-//! sops 3.11 printed for each (`sops decrypt` of `sops encrypt`), captured by `capture.py`.
-//! One test replays the captured outputs; another re-captures them with `sops` when it is on
-//! PATH and fails if anything changed.
+//! The differential corpus in `tests/fixtures/yaml-corpus`, replayed against sops's outputs.
+//! Each input comes with what sops 3.11 wrote (`sops encrypt`) and printed (`sops decrypt`), as
+//! captured by `capture.py`. One test replays the captures; another re-captures them with `sops`
+//! when it is on PATH and fails if anything changed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,10 +56,11 @@ fn expected(name: &str) -> Expected {
 
 // --- a stand-in for sops's encryption, to replay its encrypt → file → decrypt cycle --------------
 
-/// What an `ENC[...]` placeholder stands for.
+/// What an `ENC[...]` placeholder stands for. Comments are bound to the path of their
+/// container (their AAD in sops).
 enum Plain {
     Scalar(Scalar),
-    Comment(String),
+    Comment(String, String),
 }
 
 const ENC_PREFIX: &str = "ENC[AES256_GCM,data:";
@@ -72,19 +73,25 @@ fn enc(table: &mut Vec<Plain>, plain: Plain, ty: &str) -> String {
     )
 }
 
+fn child_path(path: &str, key: &str) -> String {
+    format!("{path}{key}:")
+}
+
 /// Encrypts like sops with its default rules: every non-empty value and every comment; a
 /// comment inside a list becomes an `ENC[…,type:comment]` item (sops 3.11's `walkSlice`).
-fn encrypt_node(node: &Node, table: &mut Vec<Plain>) -> Node {
+fn encrypt_node(node: &Node, path: &str, table: &mut Vec<Plain>) -> Node {
     match node {
-        Node::Map(m) => Node::Map(encrypt_map(m, table)),
+        Node::Map(m) => Node::Map(encrypt_map(m, path, table)),
         Node::List(items) => Node::List(
             items
                 .iter()
                 .map(|i| match i {
-                    Node::Comment(c) => {
-                        Node::str(enc(table, Plain::Comment(c.text().to_owned()), "comment"))
-                    }
-                    other => encrypt_node(other, table),
+                    Node::Comment(c) => Node::str(enc(
+                        table,
+                        Plain::Comment(c.text().to_owned(), path.to_owned()),
+                        "comment",
+                    )),
+                    other => encrypt_node(other, path, table),
                 })
                 .collect(),
         ),
@@ -93,23 +100,27 @@ fn encrypt_node(node: &Node, table: &mut Vec<Plain>) -> Node {
             let ty = s.value_type().map_or("str", |t| t.as_str());
             Node::str(enc(table, Plain::Scalar(s.clone()), ty))
         }
-        Node::Comment(c) => {
-            Node::Comment(Comment::new(enc(table, Plain::Comment(c.text().to_owned()), "comment")))
-        }
+        Node::Comment(c) => Node::Comment(Comment::new(enc(
+            table,
+            Plain::Comment(c.text().to_owned(), path.to_owned()),
+            "comment",
+        ))),
     }
 }
 
-fn encrypt_map(m: &Map, table: &mut Vec<Plain>) -> Map {
+fn encrypt_map(m: &Map, path: &str, table: &mut Vec<Plain>) -> Map {
     Map(m
         .0
         .iter()
         .map(|item| match item {
             Item::Comment(c) => Item::Comment(Comment::new(enc(
                 table,
-                Plain::Comment(c.text().to_owned()),
+                Plain::Comment(c.text().to_owned(), path.to_owned()),
                 "comment",
             ))),
-            Item::Entry(k, v) => Item::Entry(k.clone(), encrypt_node(v, table)),
+            Item::Entry(k, v) => {
+                Item::Entry(k.clone(), encrypt_node(v, &child_path(path, k), table))
+            }
         })
         .collect())
 }
@@ -138,7 +149,7 @@ fn encrypted_file(docs: &[Map], table: &mut Vec<Plain>) -> String {
     let docs: Vec<Map> = docs
         .iter()
         .map(|d| {
-            let mut e = encrypt_map(d, table);
+            let mut e = encrypt_map(d, "", table);
             e.push("sops", sops_metadata());
             e
         })
@@ -152,11 +163,11 @@ fn decrypt_text(text: &str, table: &[Plain]) -> Option<usize> {
     (idx < table.len()).then_some(idx)
 }
 
-fn decrypt_node(node: Node, table: &[Plain]) -> Node {
+fn decrypt_node(node: Node, path: &str, table: &[Plain]) -> Node {
     match node {
-        Node::Map(m) => Node::Map(decrypt_map(m, table)),
+        Node::Map(m) => Node::Map(decrypt_map(m, path, table)),
         Node::List(items) => {
-            Node::List(items.into_iter().map(|i| decrypt_node(i, table)).collect())
+            Node::List(items.into_iter().map(|i| decrypt_node(i, path, table)).collect())
         }
         Node::Scalar(Scalar::Str(ref b)) => {
             match std::str::from_utf8(b)
@@ -165,34 +176,42 @@ fn decrypt_node(node: Node, table: &[Plain]) -> Node {
                 .map(|i| &table[i])
             {
                 Some(Plain::Scalar(s)) => Node::Scalar(s.clone()),
-                Some(Plain::Comment(c)) => Node::Comment(Comment::new(c.clone())),
-                None => node,
+                Some(Plain::Comment(c, aad)) if aad == path => {
+                    Node::Comment(Comment::new(c.clone()))
+                }
+                _ => node,
             }
         }
-        Node::Comment(c) => Node::Comment(decrypt_comment(c, table)),
+        Node::Comment(c) => Node::Comment(decrypt_comment(c, path, table)),
         other => other,
     }
 }
 
-fn decrypt_comment(c: Comment, table: &[Plain]) -> Comment {
+/// A comment that moved to another container fails its AAD check: sops keeps it encrypted.
+fn decrypt_comment(c: Comment, path: &str, table: &[Plain]) -> Comment {
     match decrypt_text(c.text(), table).map(|i| &table[i]) {
-        Some(Plain::Comment(t)) => Comment::new(t.clone()),
+        Some(Plain::Comment(t, aad)) if aad == path => Comment::new(t.clone()),
         _ => c,
     }
 }
 
-fn decrypt_map(m: Map, table: &[Plain]) -> Map {
+fn decrypt_map(m: Map, path: &str, table: &[Plain]) -> Map {
     Map(m
         .0
         .into_iter()
         .map(|item| match item {
-            Item::Comment(c) => Item::Comment(decrypt_comment(c, table)),
-            Item::Entry(k, v) => Item::Entry(k, decrypt_node(v, table)),
+            Item::Comment(c) => Item::Comment(decrypt_comment(c, path, table)),
+            Item::Entry(k, v) => {
+                let p = child_path(path, &k);
+                Item::Entry(k, decrypt_node(v, &p, table))
+            }
         })
         .collect())
 }
 
 /// `sops decrypt` of `sops encrypt` of `input`, with this store doing every parse and emit.
+/// `ENC[...]` left in the output (comments sops could not decrypt) is reduced to `ENC[type:T]`,
+/// as `capture.py` does.
 fn sops_cycle(input: &[u8]) -> Result<(String, String), String> {
     let docs = parse(input).map_err(|e| format!("parse of the input: {e}"))?;
     let mut table = Vec::new();
@@ -202,14 +221,18 @@ fn sops_cycle(input: &[u8]) -> Result<(String, String), String> {
     for d in &mut reread {
         d.remove("sops");
     }
-    let plain: Vec<Map> = reread.into_iter().map(|d| decrypt_map(d, &table)).collect();
-    Ok((encrypted, emit(&plain)))
+    let plain: Vec<Map> = reread.into_iter().map(|d| decrypt_map(d, "", &table)).collect();
+    Ok((encrypted, normalize_enc(&emit(&plain))))
+}
+
+fn normalize_enc(text: &str) -> String {
+    let re = regex::Regex::new(r"ENC\[AES256_GCM,data:[^\]]*,type:(\w+)\]").expect("valid regex");
+    re.replace_all(text, "ENC[type:$1]").into_owned()
 }
 
 /// The layout of an encrypted file as `capture.py` keeps it.
 fn normalize_encrypted(text: &str) -> String {
-    let re = regex::Regex::new(r"ENC\[AES256_GCM,data:[^\]]*,type:(\w+)\]").expect("valid regex");
-    let text = re.replace_all(text, "ENC[type:$1]");
+    let text = normalize_enc(text);
     let mut out = Vec::new();
     let mut skipping = false;
     for line in text.split('\n') {
@@ -308,9 +331,12 @@ fn corpus_second_pass_matches_sops() {
     assert!(failing_second_passes >= 1, "no captured second pass fails");
 }
 
+/// The normalized encrypted layout, and the decrypted output or the step that failed.
+type SopsRun = (Option<String>, Result<Vec<u8>, String>);
+
 /// Runs sops on one input as `capture.py` does: the normalized encrypted layout (when encrypt
 /// succeeded) and the decrypted output or the failing step; `None` when sops cannot be started.
-fn sops_round_trip(input: &Path) -> Option<(Option<String>, Result<Vec<u8>, String>)> {
+fn sops_round_trip(input: &Path) -> Option<SopsRun> {
     let home = tempfile::tempdir().ok()?;
     let keys = corpus().join("../sops/keys.txt");
     let recipient = "age1lw9hd9zvd5cfsxx5mf8u0ulcs2w746827ylyj7th78yzdd0l29ssjdhuz0";
@@ -337,7 +363,7 @@ fn sops_round_trip(input: &Path) -> Option<(Option<String>, Result<Vec<u8>, Stri
             Err(format!("decrypt exit {}", dec.status.code().unwrap_or(-1))),
         ));
     }
-    Some((Some(layout), Ok(dec.stdout)))
+    Some((Some(layout), Ok(normalize_enc(&String::from_utf8_lossy(&dec.stdout)).into_bytes())))
 }
 
 fn second_pass(first: &[u8]) -> Option<Result<Vec<u8>, String>> {

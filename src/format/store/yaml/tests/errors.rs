@@ -1,5 +1,5 @@
-//! Every refused input gives an error that says what is wrong and where (1-based line and
-//! column), in go-yaml's words where go-yaml has them, and never quotes a value.
+//! Refused inputs: each error says what is wrong and where, and never quotes a value.
+//! Wording follows go-yaml where go-yaml has words for it; positions are 1-based.
 
 use crate::format::store::yaml::{YamlError, parse};
 
@@ -194,5 +194,14 @@ fn rejects_alias_chains_that_nest_too_deep() {
     assert!(
         e.message.contains("nests deeper than") || e.message.contains("excessive aliasing"),
         "{e}"
+    );
+}
+
+#[test]
+fn anchors_stay_valid_across_documents_even_when_redefined() {
+    let docs = parse(b"a: &x 1\n---\nb: &x [2]\n---\nc: *x\n").unwrap();
+    assert_eq!(
+        crate::format::store::yaml::emit(&docs),
+        "a: 1\n---\nb:\n    - 2\n---\nc:\n    - 2\n"
     );
 }

@@ -1,6 +1,7 @@
-//! Ground truth from `tests/fixtures/sops`: every YAML file sops 3.11 wrote must round-trip byte
-//! for byte, every input must come out exactly as `sops decrypt` printed it, and the parsed tree
-//! must give the leaves (types, canonical bytes, AADs) that the manifest recorded.
+//! Ground truth from `tests/fixtures/sops`: files written by sops 3.11 and their plaintexts.
+//! Every YAML file sops wrote must round-trip byte for byte, every input must come out exactly as
+//! `sops decrypt` printed it, and the parsed leaves (types, canonical bytes, AADs) must match the
+//! manifest.
 
 use std::path::{Path, PathBuf};
 

@@ -4,3 +4,4 @@ mod corpus;
 mod errors;
 mod fixtures;
 mod properties;
+mod values;

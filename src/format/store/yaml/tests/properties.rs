@@ -1,5 +1,5 @@
-//! Property tests: random SOPS trees survive emit → parse unchanged (comments included where
-//! YAML can hold them), and no input makes the parser panic.
+//! Property tests: random trees round-trip, and no input makes the parser panic.
+//! Random SOPS trees survive emit → parse unchanged, comments included where YAML holds them.
 
 use proptest::prelude::*;
 use zeroize::Zeroizing;
@@ -232,10 +232,9 @@ fn representable_map(m: &mut Map, list_item: bool) {
             true
         }
         Item::Comment(_) => {
-            entries > 0
-                && !after_keep
-                && !(seen == 0 && list_item)
-                && !(seen == entries && !last_is_scalar)
+            let misplaced =
+                after_keep || (seen == 0 && list_item) || (seen == entries && !last_is_scalar);
+            entries > 0 && !misplaced
         }
     });
     for item in &mut m.0 {
@@ -271,10 +270,10 @@ fn representable_node(n: &mut Node, list_item: bool) {
             let mut after_keep = false;
             items.retain(|i| match i {
                 Node::Comment(_) => {
-                    values > 0
-                        && !after_keep
-                        && !(seen == 0 && (list_item || !first_is_scalar))
-                        && !(seen == values && !last_is_scalar)
+                    let misplaced = after_keep
+                        || (seen == 0 && (list_item || !first_is_scalar))
+                        || (seen == values && !last_is_scalar);
+                    values > 0 && !misplaced
                 }
                 other => {
                     seen += 1;
