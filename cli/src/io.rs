@@ -123,6 +123,44 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Streams the output through `produce` (for results too large to build in memory first).
+    /// Files are still replaced atomically.
+    pub fn write_stream(&self, produce: impl FnOnce(&mut dyn Write) -> CliResult) -> CliResult {
+        match self {
+            Output::Stdout => {
+                let stdout = std::io::stdout();
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+                produce(&mut w)
+            }
+            Output::File(path) => {
+                let fail = |e: std::io::Error| {
+                    CliError::new(
+                        Code::CouldNotWriteOutput,
+                        format!("failed to write {}: {e}", path.display()),
+                    )
+                };
+                let dir = match path.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+                    _ => PathBuf::from("."),
+                };
+                let tmp = tempfile::Builder::new()
+                    .prefix(".sealgate-")
+                    .tempfile_in(&dir)
+                    .map_err(fail)?;
+                {
+                    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+                    produce(&mut w)?;
+                    w.flush().map_err(fail)?;
+                }
+                tmp.as_file().sync_all().map_err(fail)?;
+                tmp.persist(path).map_err(|e| fail(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// crash never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {

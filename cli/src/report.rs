@@ -42,6 +42,9 @@ pub fn file_error(file: &str, err: FileError) -> CliError {
             CliError::new(Code::AlreadyEncrypted, format!("{file} is already encrypted"))
                 .hint("use `sealgate edit` or `sealgate set` to change it, or `sealgate rotate` for a new data key")
         }
+        FileError::Write(e) => {
+            CliError::new(Code::CouldNotWriteOutput, format!("{file}: failed to write the output: {e}"))
+        }
         FileError::ReservedKey(k) => CliError::new(
             Code::EncryptTree,
             format!("{file}: the top-level key {k:?} is reserved for sops metadata"),

@@ -120,21 +120,25 @@ impl EncValue {
 
     /// The canonical string form.
     pub fn to_string_form(&self) -> String {
-        let b64_len = |n: usize| n.div_ceil(3) * 4;
-        let mut out = String::with_capacity(
-            48 + b64_len(self.data.len()) + b64_len(self.iv.len()) + self.type_tag.len(),
-        );
-        out.push_str("ENC[AES256_GCM,data:");
-        B64.encode_string(&self.data, &mut out);
-        out.push_str(",iv:");
-        B64.encode_string(&self.iv, &mut out);
-        out.push_str(",tag:");
-        B64.encode_string(self.tag, &mut out);
-        out.push_str(",type:");
-        out.push_str(&self.type_tag);
-        out.push(']');
-        out
+        enc_string(&self.data, &self.iv, &self.tag, &self.type_tag)
     }
+}
+
+/// `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`, built in one allocation.
+fn enc_string(data: &[u8], iv: &[u8], tag: &[u8], type_tag: &str) -> String {
+    let b64_len = |n: usize| n.div_ceil(3) * 4;
+    let mut out =
+        String::with_capacity(48 + b64_len(data.len()) + b64_len(iv.len()) + type_tag.len());
+    out.push_str("ENC[AES256_GCM,data:");
+    B64.encode_string(data, &mut out);
+    out.push_str(",iv:");
+    B64.encode_string(iv, &mut out);
+    out.push_str(",tag:");
+    B64.encode_string(tag, &mut out);
+    out.push_str(",type:");
+    out.push_str(type_tag);
+    out.push(']');
+    out
 }
 
 /// A fresh random 32-byte IV from the thread's CSPRNG (ChaCha, seeded and reseeded from the
@@ -161,14 +165,28 @@ impl ValueCipher {
     /// Encrypts one value with `aad`; `iv` is fresh unless the caller reuses one for an
     /// unchanged value (sops-format.md §2.5).
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8], ty: ValueType, iv: [u8; IV_LEN]) -> String {
-        let mut sealed = self
+        use aes_gcm::aead::AeadInPlace;
+        let mut sealed = plaintext.to_vec();
+        let tag = self
             .gcm
-            .encrypt(GenericArray::from_slice(&iv), Payload { msg: plaintext, aad })
+            .encrypt_in_place_detached(GenericArray::from_slice(&iv), aad, &mut sealed)
             .expect("AES-GCM encryption cannot fail for in-memory sizes");
-        let tag: [u8; TAG_LEN] = sealed[sealed.len() - TAG_LEN..].try_into().expect("tag length");
-        sealed.truncate(sealed.len() - TAG_LEN);
-        EncValue { data: sealed, iv: iv.to_vec(), tag, type_tag: ty.as_str().to_owned() }
-            .to_string_form()
+        enc_string(&sealed, &iv, &tag, ty.as_str())
+    }
+
+    /// Encrypts `buffer` in place with a `str` value's AAD and returns the tag (for values too
+    /// large to copy again, see [`super::file::SopsFile::encrypt_binary_to`]).
+    pub fn encrypt_in_place(
+        &self,
+        buffer: &mut [u8],
+        aad: &[u8],
+        iv: &[u8; IV_LEN],
+    ) -> [u8; TAG_LEN] {
+        use aes_gcm::aead::AeadInPlace;
+        self.gcm
+            .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, buffer)
+            .expect("AES-GCM encryption cannot fail for in-memory sizes")
+            .into()
     }
 
     /// Decrypts a parsed value. Returns the plaintext; the caller interprets `type_tag`.

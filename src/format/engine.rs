@@ -25,6 +25,8 @@ const PARALLEL_MAC_BYTES: usize = 1 << 20;
 #[derive(Default)]
 pub struct IvStash {
     ivs: HashMap<[u8; 32], [u8; IV_LEN]>,
+    /// A stash for read-only decryption records nothing (hashing every value costs time).
+    disabled: bool,
 }
 
 impl std::fmt::Debug for IvStash {
@@ -45,7 +47,9 @@ impl IvStash {
     }
 
     fn remember(&mut self, aad: &[u8], ty: ValueType, plaintext: &[u8], iv: [u8; IV_LEN]) {
-        self.ivs.insert(Self::slot(aad, ty, plaintext), iv);
+        if !self.disabled {
+            self.ivs.insert(Self::slot(aad, ty, plaintext), iv);
+        }
     }
 
     fn recall(&self, aad: &[u8], ty: ValueType, plaintext: &[u8]) -> Option<[u8; IV_LEN]> {
@@ -368,8 +372,21 @@ pub fn decrypt_documents(
     rule: &EncryptionRule,
     mac_only_encrypted: bool,
 ) -> Result<Decrypted, TreeError> {
+    decrypt_documents_with(docs, key, rule, mac_only_encrypted, true)
+}
+
+/// [`decrypt_documents`], recording IVs for re-encryption only when `remember_ivs` is set
+/// (read-only decryption skips that work).
+pub fn decrypt_documents_with(
+    docs: &mut [Document],
+    key: &DataKey,
+    rule: &EncryptionRule,
+    mac_only_encrypted: bool,
+    remember_ivs: bool,
+) -> Result<Decrypted, TreeError> {
     let mut walk = Walk::new(rule, mac_only_encrypted, key);
-    let mut out = DecryptState { warnings: Vec::new(), stash: IvStash::default() };
+    let stash = IvStash { disabled: !remember_ivs, ..IvStash::default() };
+    let mut out = DecryptState { warnings: Vec::new(), stash };
     for doc in docs.iter_mut() {
         walk.start_document();
         decrypt_map(&mut walk, doc, &mut out)?;

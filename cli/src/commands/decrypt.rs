@@ -31,7 +31,7 @@ pub fn run(_ctx: &Context, args: DecryptArgs) -> CliResult {
     let unlocked = unlock(&input, format)?;
     let opened = unlocked
         .file
-        .decrypt(&unlocked.key, args.ignore_mac)
+        .reveal(&unlocked.key, args.ignore_mac)
         .map_err(|e| report::file_error(&input.display, e))?;
     report::warnings(&input.display, &opened.warnings);
     let bytes = match extract {

@@ -4,7 +4,7 @@
 use sealgate::format::Timestamp;
 use sealgate::format::cipher::DataKey;
 use sealgate::format::file::{EncryptParams, FileError, SopsFile};
-use sealgate::format::store;
+use sealgate::format::store::{self, Format};
 
 use super::Context;
 use crate::args::EncryptArgs;
@@ -23,8 +23,14 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     if store::has_metadata(format, &input.bytes) {
         return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
     }
-    let docs = store::parse_plain(format, &input.bytes)
-        .map_err(|e| report::file_error(&input.display, e.into()))?;
+    // A binary file is one value: it is streamed rather than built into a document.
+    let streamed = format == Format::Binary && out_format == Format::Binary;
+    let docs = if streamed {
+        Vec::new()
+    } else {
+        store::parse_plain(format, &input.bytes)
+            .map_err(|e| report::file_error(&input.display, e.into()))?
+    };
     let rule_path = keysel::rule_path(input.path.as_deref(), args.io.filename_override.as_deref());
     let settings = keysel::encrypt_settings(
         ctx,
@@ -42,8 +48,15 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         key_groups,
         shamir_threshold,
     };
+    let output = Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?;
+    if streamed {
+        return output.write_stream(|w| {
+            SopsFile::encrypt_binary_to(&input.bytes, &key, params, Timestamp::now_utc(), w)
+                .map_err(|e| report::file_error(&input.display, e))
+        });
+    }
     let file = SopsFile::encrypt(out_format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
     let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
-    Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, false)
+    output.write(&bytes, false)
 }

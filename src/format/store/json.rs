@@ -520,13 +520,35 @@ pub(crate) fn go_float(f: f64) -> Option<String> {
 
 /// A JSON string as Go's `json.Marshal` writes it (HTML-safe escaping, invalid bytes as
 /// `\ufffd`).
+/// Bytes that start an escape in Go's JSON output: controls, `"`, `\\`, `<`, `>`, `&`, and
+/// 0xE2 (the first byte of U+2028 / U+2029, checked in full when seen).
+const STARTS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
 /// Appends `text` with Go's JSON escaping, copying the runs that need none in one go (values
 /// can be tens of megabytes: the binary store writes a whole file as one string).
 fn write_escaped(out: &mut String, text: &str) {
     let b = text.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while i < b.len() {
+    loop {
+        match b[i..].iter().position(|&c| STARTS_ESCAPE[c as usize]) {
+            None => break,
+            Some(skip) => i += skip,
+        }
         let (escape, len): (Option<&str>, usize) = match b[i] {
             b'"' => (Some("\\\""), 1),
             b'\\' => (Some("\\\\"), 1),
@@ -538,17 +560,17 @@ fn write_escaped(out: &mut String, text: &str) {
             b'<' => (Some("\\u003c"), 1),
             b'>' => (Some("\\u003e"), 1),
             b'&' => (Some("\\u0026"), 1),
-            c if c < 0x20 => (None, 1),
             0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA8) => {
                 (Some("\\u2028"), 3)
             }
             0xE2 if b.get(i + 1) == Some(&0x80) && b.get(i + 2) == Some(&0xA9) => {
                 (Some("\\u2029"), 3)
             }
-            _ => {
+            0xE2 => {
                 i += 1;
                 continue;
             }
+            _ => (None, 1),
         };
         out.push_str(&text[start..i]);
         match escape {
