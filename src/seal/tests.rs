@@ -786,6 +786,19 @@ fn other_kinds_and_extra_documents_are_refused() {
     assert_eq!(open(&file, &key, "payments", "db-creds").unwrap_err(), SealError::DocumentCount(2));
 }
 
+/// Any other file (here: no kind, no name, no encryption rule) is refused as not being an
+/// EncryptedSecret, not for the first missing field or rule.
+#[test]
+fn files_of_another_kind_are_refused_for_their_kind_first() {
+    let (mut file, key) = sealed(Scope::Strict);
+    file.docs[0].remove("kind");
+    file.docs[0].remove("metadata");
+    file.metadata.rule = EncryptionRule::None;
+    let not_ours = |e: SealError| matches!(e, SealError::NotAnEncryptedSecret { kind, .. } if kind == "missing");
+    assert!(not_ours(target_of(&file, None).unwrap_err()));
+    assert!(not_ours(open(&file, &key, "payments", "db-creds").unwrap_err()));
+}
+
 #[test]
 fn reserved_names_outside_spec_are_refused_with_a_clear_reason() {
     // sops itself fails on such a file with "Input string … does not match sops' data format".
