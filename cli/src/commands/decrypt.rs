@@ -38,7 +38,7 @@ pub fn run(_ctx: &Context, args: DecryptArgs) -> CliResult {
                 CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
             })?;
             let node = path.get(first).map_err(|e| {
-                CliError::new(Code::Generic, format!("{}: {}", input.display, chain(&e)))
+                CliError::new(Code::Generic, format!("{}: {path}: {}", input.display, chain(&e)))
             })?;
             store::emit_value(out_format, node)
                 .map_err(|e| report::file_error(&input.display, e.into()))?
