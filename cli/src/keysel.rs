@@ -170,6 +170,8 @@ pub fn encrypt_settings(
             "pass --age age1… (see `sealgate keygen`), or add a creation rule with age recipients to .sops.yaml",
         ));
     }
+    // As sops: a binary *input* is one value that is always encrypted, whatever the rule and
+    // whatever the output format.
     if format == Format::Binary {
         settings.rule = EncryptionRule::None;
     }

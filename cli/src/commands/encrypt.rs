@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         &args.recipients,
         &args.rules,
         args.mac_only_encrypted,
-        out_format,
+        format,
     )?;
     let key = DataKey::generate();
     let (key_groups, shamir_threshold) = keysel::wrap(&key, &settings)?;
@@ -42,8 +42,10 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         key_groups,
         shamir_threshold,
     };
-    let file = SopsFile::encrypt(out_format, docs, &key, params, None, Timestamp::now_utc())
+    // Encrypted as the input format (sops writes the default rule for any input but a binary
+    // one), then written as the output format.
+    let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.emit_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
     Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, false)
 }
