@@ -103,18 +103,18 @@ fn encrypt_both_as(
 }
 
 #[test]
-fn every_store_round_trips_with_sops_in_both_directions() {
+fn every_fixture_input_round_trips_with_sops_in_both_directions() {
     let sb = Sandbox::new();
-    for name in [
-        "basic.yaml",
-        "types.yaml",
-        "comment-regex.yaml",
-        "shamir.yaml",
-        "basic.json",
-        "basic.env",
-        "basic.ini",
-        "blob.bin",
-    ] {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures().join("inputs"))
+        .expect("tests/fixtures/sops/inputs")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for ext in ["yaml", "json", "env", "ini", "bin"] {
+        assert!(names.iter().any(|n| n.ends_with(ext)), "an input of each store: {ext}");
+    }
+    assert!(names.len() >= 18, "the fixture inputs: {names:?}");
+    for name in &names {
         sb.copy_fixture(&format!("inputs/{name}"), name);
         encrypt_both(&sb, name, &["--age", RECIPIENT_A], &["encrypt", "--age", RECIPIENT_A]);
     }
@@ -643,6 +643,42 @@ fn updatekeys_interoperates_and_leaves_values_mac_and_lastmodified() {
     // Running it again changes nothing.
     let again = sb.sealgate(&["updatekeys", "-y", "ours.yaml"]).ok();
     assert!(again.stderr.contains("already up to date"), "{}", again.stderr);
+}
+
+/// updatekeys from three Shamir groups to two (A+B, C): both tools write the same groups,
+/// and C alone is then not enough for either tool.
+#[test]
+fn updatekeys_regroups_shamir_files_as_sops_does() {
+    let mut sb = Sandbox::new();
+    sb.key_file = Some(fixture("keys-all.txt"));
+    sb.copy_fixture("shamir.sops.yaml", ".sops.yaml");
+    sb.copy_fixture("inputs/shamir.yaml", "shamir.yaml");
+    let enc = sb.sealgate(&["encrypt", "shamir.yaml"]).ok().stdout;
+    sb.write("ours.yaml", &enc);
+    let want = sb.sops(&["decrypt", "ours.yaml"]).ok().stdout;
+    sb.write("theirs.yaml", &enc);
+    sb.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.yaml$\n    shamir_threshold: 2\n    key_groups:\n      - age: [{RECIPIENT_A}, {RECIPIENT_B}]\n      - age: [{RECIPIENT_C}]\n"
+        ),
+    );
+    sb.sealgate(&["updatekeys", "-y", "ours.yaml"]).ok();
+    sb.sops(&["updatekeys", "-y", "theirs.yaml"]).ok();
+    assert_eq!(skeleton(&sb.read("ours.yaml")), skeleton(&sb.read("theirs.yaml")));
+    assert_same_bytes(
+        "sops after sealgate updatekeys",
+        &sb.sops(&["decrypt", "ours.yaml"]).ok().stdout,
+        &want,
+    );
+    assert_same_bytes(
+        "sealgate after sops updatekeys",
+        &sb.sealgate(&["decrypt", "theirs.yaml"]).ok().stdout,
+        &want,
+    );
+    sb.key_file = Some(fixture("keys-c.txt"));
+    sb.sops(&["decrypt", "ours.yaml"]).fails(128);
+    sb.sealgate(&["decrypt", "theirs.yaml"]).fails(128);
 }
 
 const SECRET: &str = "apiVersion: v1
