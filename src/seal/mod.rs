@@ -81,7 +81,7 @@ pub enum SealError {
 
     // ---- reading a Secret manifest ----
     #[error(
-        "it is a {kind} (apiVersion {api_version}), not a Secret (apiVersion v1); only Secrets can be sealed"
+        "not a Secret (apiVersion v1): its kind is {kind}, its apiVersion is {api_version}; only Secrets can be sealed"
     )]
     NotASecret { kind: String, api_version: String },
     #[error("{object}: {field} is missing")]

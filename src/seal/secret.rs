@@ -288,7 +288,7 @@ impl SecretManifest {
         let (api_version, kind) = (text("apiVersion"), text("kind"));
         if api_version != Some("v1") || kind != Some("Secret") {
             return Err(SealError::NotASecret {
-                kind: kind.map_or("object without a kind".to_owned(), short),
+                kind: kind.map_or("missing".to_owned(), short),
                 api_version: api_version.map_or("missing".to_owned(), short),
             });
         }

@@ -228,7 +228,7 @@ fn refuses_other_kinds_naming_the_kind_and_document() {
     let err = SecretManifest::from_documents(&docs, None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "document 2: it is a ConfigMap (apiVersion v1), not a Secret (apiVersion v1); only Secrets can be sealed"
+        "document 2: not a Secret (apiVersion v1): its kind is ConfigMap, its apiVersion is v1; only Secrets can be sealed"
     );
     let mut wrong_version = secret_doc();
     wrong_version.insert("apiVersion", s("v2"));
