@@ -220,6 +220,20 @@ fn drops_last_applied_annotation_and_server_fields_with_warnings() {
     assert!(get(&file.docs[0], &["metadata"]).as_map().unwrap().get("uid").is_none());
 }
 
+/// A trailing `---` or a document of comments only (helm's `# Source:` headers) is skipped;
+/// the documents keep their positions in messages.
+#[test]
+fn empty_documents_in_a_stream_are_skipped() {
+    let comment_only = Map(vec![Item::Comment(crate::format::tree::Comment::new(" Source: x"))]);
+    let mut cm = secret_doc();
+    cm.insert("kind", s("ConfigMap"));
+    let docs = vec![Map::new(), secret_doc(), comment_only.clone(), secret_doc(), Map::new()];
+    let (found, _) = SecretManifest::from_documents(&docs, None).unwrap();
+    assert_eq!(found.len(), 2);
+    let err = SecretManifest::from_documents(&[comment_only, cm], None).unwrap_err();
+    assert!(err.to_string().starts_with("document 2: not a Secret"), "{err}");
+}
+
 #[test]
 fn refuses_other_kinds_naming_the_kind_and_document() {
     let mut cm = secret_doc();
