@@ -562,10 +562,12 @@ fn seal_and_unseal_happy_paths() {
     g.sealgate(&["unseal", "db.sealed.yaml"]).expect(0);
     g.sealgate(&["unseal", "--output", "db.secret.yaml", "db.sealed.yaml"]).expect(0);
     g.mode("db.secret.yaml", 0o600);
-    g.note("several Secrets in one stream, a namespace from the flag");
-    let two = SECRET_MANIFEST.replace("  namespace: payments\n", "")
+    g.note("several Secrets in one stream (empty documents skipped), a namespace from the flag");
+    let two = "---\n# Source: chart/templates/empty.yaml\n---\n".to_owned()
+        + &SECRET_MANIFEST.replace("  namespace: payments\n", "")
         + "---\n"
-        + &SECRET_MANIFEST.replace("db-creds", "api-creds").replace("  namespace: payments\n", "");
+        + &SECRET_MANIFEST.replace("db-creds", "api-creds").replace("  namespace: payments\n", "")
+        + "---\n";
     g.sb.write("two.yaml", two);
     g.sealgate(&[
         "seal",
@@ -725,6 +727,13 @@ fn seal_errors() {
     g.note("a ConfigMap is not a Secret: 66");
     g.sb.write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: payments\ndata:\n  mode: fast\n");
     g.sealgate(&["seal", "--age", RECIPIENT_A, "cm.yaml"]).expect(66);
+    g.note("in a stream, the message names the document");
+    g.sb.write("stream.yaml", format!("{SECRET_MANIFEST}---\n{}", g.sb.read_text("cm.yaml")));
+    g.sealgate(&["seal", "--age", RECIPIENT_A, "stream.yaml"]).expect(66);
+    g.note("a stream of empty documents: 92");
+    g.sealgate(&["seal", "--age", RECIPIENT_A, "-"])
+        .stdin(b"---\n# nothing\n---\n", "empty-stream.yaml")
+        .expect(92);
     g.note("invalid base64 under data: 66");
     g.sb.write("bad.yaml", SECRET_MANIFEST.replace("czNjcmV0LXB3", "not*base64"));
     g.sealgate(&["seal", "--age", RECIPIENT_A, "bad.yaml"]).expect(66);
