@@ -581,6 +581,11 @@ fn seal_and_unseal_happy_paths() {
     ])
     .expect(0);
     g.sealgate(&["unseal", "two.sealed.yaml"]).expect(0);
+    g.note("unseal from standard input, a stream with empty documents");
+    let stream = format!("---\n{}---\n# end\n", g.sb.read_text("two.sealed.yaml"));
+    let out =
+        g.sealgate(&["unseal"]).stdin(stream.as_bytes(), "two.sealed.yaml").hide_stdout().expect(0);
+    assert_eq!(out.stdout_text().matches("kind: Secret").count(), 2);
     g.check();
 }
 
