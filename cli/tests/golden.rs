@@ -723,6 +723,11 @@ fn config_errors() {
     std::fs::remove_file(g.sb.path(".sops.yaml")).unwrap();
     encrypted_app(&g.sb, "app.enc.yaml");
     g.sealgate(&["updatekeys", "-y", "app.enc.yaml"]).expect(61);
+    g.note("rotate: no recipient left, or a bad one: 111, the file untouched");
+    let before = g.sb.read("app.enc.yaml");
+    g.sealgate(&["rotate", "-i", "--rm-age", RECIPIENT_A, "app.enc.yaml"]).expect(111);
+    g.sealgate(&["rotate", "-i", "--add-age", "age1bogus", "app.enc.yaml"]).expect(111);
+    assert_eq!(before, g.sb.read("app.enc.yaml"));
     g.check();
 }
 
