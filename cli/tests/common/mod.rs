@@ -270,12 +270,7 @@ pub fn assert_same_bytes(what: &str, ours: &[u8], theirs: &[u8]) {
     }
 }
 
-/// `sops:` metadata lines of a YAML file, and the file's lines outside it.
-pub fn lines(text: &str) -> Vec<&str> {
-    text.lines().collect()
-}
-
-/// The line of a YAML file that holds `key: ENC[...]` (first match).
+/// The first line of `text` that contains `needle`.
 pub fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
     text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?}"))
 }
