@@ -171,6 +171,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
     };
+    if !dir.is_dir() {
+        return Err(CliError::new(
+            Code::CouldNotWriteOutput,
+            format!(
+                "failed to write {}: the directory {} does not exist",
+                path.display(),
+                dir.display()
+            ),
+        ));
+    }
     let mut tmp = tempfile::Builder::new().prefix(".sealgate-").tempfile_in(&dir).map_err(fail)?;
     #[cfg(unix)]
     {

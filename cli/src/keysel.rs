@@ -24,11 +24,7 @@ pub fn keyring() -> Keyring {
 /// Recovers the data key of `file`, or says which recipients were tried and why none worked.
 pub fn unwrap(keyring: &Keyring, file: &SopsFile, display: &str) -> CliResult<DataKey> {
     keyring.unwrap_data_key(&file.metadata).map(|(key, _report)| key).map_err(|e| {
-        CliError::new(
-            Code::CouldNotRetrieveKey,
-            format!("{display}: failed to get the data key: {}", chain(&e)),
-        )
-        .hint(
+        CliError::new(Code::CouldNotRetrieveKey, format!("{display}: {}", chain(&e))).hint(
             "make an identity for one of the recipients available: SOPS_AGE_KEY_FILE=PATH, \
              SOPS_AGE_KEY, or ~/.config/sops/age/keys.txt",
         )
@@ -165,10 +161,17 @@ pub fn encrypt_settings(
     }
     settings.groups.retain(|g| !g.0.is_empty());
     if settings.groups.is_empty() {
-        return Err(CliError::new(Code::NoEncryptionKey, "no recipients to encrypt to").hint(
+        let what = file.map_or("standard input".to_owned(), |f| f.display().to_string());
+        return Err(CliError::new(
+            Code::NoEncryptionKey,
+            format!("no recipients to encrypt {what} to: no --age flag and no .sops.yaml rule with keys"),
+        )
+        .hint(
             "pass --age age1… (see `sealgate keygen`), or add a creation rule with age recipients to .sops.yaml",
         ));
     }
+    // As sops: a binary *input* is one value that is always encrypted, whatever the rule and
+    // whatever the output format.
     if format == Format::Binary {
         settings.rule = EncryptionRule::None;
     }

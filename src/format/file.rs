@@ -72,13 +72,15 @@ impl SopsFile {
 
     /// Parses a YAML stream in which every document is a complete SOPS file of its own (what
     /// `sealgate seal` writes for several Secrets: each `EncryptedSecret` must verify alone,
-    /// as the cluster sees it). Other formats hold one file.
+    /// as the cluster sees it). Other formats hold one file. Empty documents (a trailing
+    /// `---`, or only comments) are skipped, as kubectl skips them.
     pub fn parse_each_document(format: Format, input: &[u8]) -> Result<Vec<SopsFile>, FileError> {
         if format != Format::Yaml {
             return Ok(vec![SopsFile::parse(format, input)?]);
         }
         let docs = store::parse_plain(Format::Yaml, input)?;
         docs.into_iter()
+            .filter(|doc| doc.0.iter().any(|item| matches!(item, Item::Entry(..))))
             .map(|mut doc| {
                 let Some(Node::Map(meta)) = doc.remove("sops") else {
                     return Err(FileError::Store(StoreError::NoMetadata { format }));

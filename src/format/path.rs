@@ -37,6 +37,8 @@ pub enum PathError {
     NotAMap(String),
     #[error("index {0} is out of bounds")]
     OutOfBounds(usize),
+    #[error("item [{0}] is a comment, not a value")]
+    Comment(usize),
     #[error("the path is empty")]
     Empty,
 }
@@ -123,9 +125,11 @@ impl TreePath {
                     m.get(k).ok_or_else(|| PathError::NotFound(seg.to_string()))?
                 }
                 (Segment::Key(_), _) => return Err(PathError::NotAMap(seg.to_string())),
-                (Segment::Index(i), Node::List(l)) => {
-                    values(l).nth(*i).ok_or(PathError::OutOfBounds(*i))?
-                }
+                (Segment::Index(i), Node::List(l)) => match l.get(*i) {
+                    Some(Node::Comment(_)) => return Err(PathError::Comment(*i)),
+                    Some(n) => n,
+                    None => return Err(PathError::OutOfBounds(*i)),
+                },
                 (Segment::Index(_), _) => return Err(PathError::NotAList(seg.to_string())),
             };
         }
@@ -166,7 +170,7 @@ fn unset_in_node(node: &mut Node, rest: &[Segment]) -> Result<(), PathError> {
         (Segment::Key(k), Node::Map(m)) => unset_in_map(m, k, seg, tail),
         (Segment::Key(_), _) => Err(PathError::NotAMap(seg.to_string())),
         (Segment::Index(i), Node::List(l)) => {
-            let pos = value_position(l, *i).ok_or(PathError::OutOfBounds(*i))?;
+            let pos = if *i < l.len() { *i } else { return Err(PathError::OutOfBounds(*i)) };
             if tail.is_empty() {
                 l.remove(pos);
                 Ok(())
@@ -176,15 +180,6 @@ fn unset_in_node(node: &mut Node, rest: &[Segment]) -> Result<(), PathError> {
         }
         (Segment::Index(_), _) => Err(PathError::NotAList(seg.to_string())),
     }
-}
-
-/// List items that are values (comments in lists are not addressable).
-fn values(l: &[Node]) -> impl Iterator<Item = &Node> {
-    l.iter().filter(|n| !matches!(n, Node::Comment(_)))
-}
-
-fn value_position(l: &[Node], i: usize) -> Option<usize> {
-    l.iter().enumerate().filter(|(_, n)| !matches!(n, Node::Comment(_))).nth(i).map(|(p, _)| p)
 }
 
 /// The value a missing path creates: nested maps for keys, one-element lists for indices.
@@ -213,8 +208,8 @@ fn set_in_node(node: &mut Node, rest: &[Segment], value: Node) -> bool {
     };
     match (seg, &mut *node) {
         (Segment::Key(k), Node::Map(m)) => set_in_map(m, k, tail, value),
-        (Segment::Index(i), Node::List(l)) => match value_position(l, *i) {
-            Some(pos) => set_in_node(&mut l[pos], tail, value),
+        (Segment::Index(i), Node::List(l)) => match l.get_mut(*i) {
+            Some(slot) => set_in_node(slot, tail, value),
             None => {
                 l.push(from_path(tail, value));
                 true
@@ -302,6 +297,32 @@ mod tests {
             Some("z")
         );
         assert!(!TreePath::parse(r#"["s"]"#).unwrap().set(&mut d, Node::str("t")).unwrap());
+    }
+
+    /// sops counts a comment among list items as an item: `[3]` of `[a, b, # c, d]` is `d`,
+    /// for `--extract`, `set` and `unset` alike.
+    #[test]
+    fn list_indices_count_comments_as_sops_does() {
+        use super::super::tree::Comment;
+        let list = || {
+            Node::List(vec![
+                Node::str("a"),
+                Node::str("b"),
+                Node::Comment(Comment::new(" c")),
+                Node::str("d"),
+            ])
+        };
+        let mut d = Map(vec![Item::Entry("l".into(), list())]);
+        let at = |i: usize| TreePath::parse(&format!("[\"l\"][{i}]")).unwrap();
+        assert_eq!(at(3).get(&d).unwrap().as_str(), Some("d"));
+        assert_eq!(at(2).get(&d), Err(PathError::Comment(2)));
+        assert!(at(3).set(&mut d, Node::str("x")).unwrap());
+        assert_eq!(at(3).get(&d).unwrap().as_str(), Some("x"));
+        at(2).unset(&mut d).unwrap();
+        assert_eq!(at(2).get(&d).unwrap().as_str(), Some("x"));
+        let mut d = Map(vec![Item::Entry("l".into(), list())]);
+        assert!(at(2).set(&mut d, Node::str("y")).unwrap());
+        assert_eq!(at(2).get(&d).unwrap().as_str(), Some("y"), "set on a comment replaces it");
     }
 
     #[test]

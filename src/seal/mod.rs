@@ -81,7 +81,7 @@ pub enum SealError {
 
     // ---- reading a Secret manifest ----
     #[error(
-        "it is a {kind} (apiVersion {api_version}), not a Secret (apiVersion v1); only Secrets can be sealed"
+        "not a Secret (apiVersion v1): its kind is {kind}, its apiVersion is {api_version}; only Secrets can be sealed"
     )]
     NotASecret { kind: String, api_version: String },
     #[error("{object}: {field} is missing")]
@@ -131,7 +131,7 @@ pub enum SealError {
 
     // ---- opening an EncryptedSecret ----
     #[error(
-        "the file is a {kind} (apiVersion {api_version}), not an EncryptedSecret ({API_VERSION})"
+        "the file is not an EncryptedSecret ({API_VERSION}): its kind is {kind}, its apiVersion is {api_version}"
     )]
     NotAnEncryptedSecret { kind: String, api_version: String },
     #[error("an EncryptedSecret file holds exactly one document, this one has {0}")]

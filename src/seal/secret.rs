@@ -13,7 +13,7 @@ use super::{
     DEFAULT_SECRET_TYPE, LAST_APPLIED_ANNOTATION, SealError, SealWarning, describe, names,
 };
 use crate::format::scalar::Scalar;
-use crate::format::tree::{Document, Map, Node};
+use crate::format::tree::{Document, Item, Map, Node};
 
 /// A secret value's bytes, wiped on drop.
 pub type SecretValue = Zeroizing<Vec<u8>>;
@@ -288,7 +288,7 @@ impl SecretManifest {
         let (api_version, kind) = (text("apiVersion"), text("kind"));
         if api_version != Some("v1") || kind != Some("Secret") {
             return Err(SealError::NotASecret {
-                kind: kind.map_or("object without a kind".to_owned(), short),
+                kind: kind.map_or("missing".to_owned(), short),
                 api_version: api_version.map_or("missing".to_owned(), short),
             });
         }
@@ -510,7 +510,9 @@ impl SecretManifest {
         Ok(())
     }
 
-    /// Reads every document of a multi-document input as a `Secret`.
+    /// Reads every document of a multi-document input as a `Secret`. Empty documents (a
+    /// trailing `---`, or one holding only comments, as `helm template` writes) are skipped,
+    /// as kubectl skips them.
     ///
     /// # Errors
     /// The first failing document's error, wrapped in [`SealError::InDocument`] with its
@@ -522,6 +524,9 @@ impl SecretManifest {
         let mut secrets = Vec::with_capacity(docs.len());
         let mut warnings = Vec::new();
         for (i, doc) in docs.iter().enumerate() {
+            if !doc.0.iter().any(|item| matches!(item, Item::Entry(..))) {
+                continue;
+            }
             let (secret, w) = SecretManifest::from_document(doc, default_namespace)
                 .map_err(|e| SealError::InDocument { index: i + 1, error: Box::new(e) })?;
             secrets.push(secret);

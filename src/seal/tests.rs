@@ -220,6 +220,20 @@ fn drops_last_applied_annotation_and_server_fields_with_warnings() {
     assert!(get(&file.docs[0], &["metadata"]).as_map().unwrap().get("uid").is_none());
 }
 
+/// A trailing `---` or a document of comments only (helm's `# Source:` headers) is skipped;
+/// the documents keep their positions in messages.
+#[test]
+fn empty_documents_in_a_stream_are_skipped() {
+    let comment_only = Map(vec![Item::Comment(crate::format::tree::Comment::new(" Source: x"))]);
+    let mut cm = secret_doc();
+    cm.insert("kind", s("ConfigMap"));
+    let docs = vec![Map::new(), secret_doc(), comment_only.clone(), secret_doc(), Map::new()];
+    let (found, _) = SecretManifest::from_documents(&docs, None).unwrap();
+    assert_eq!(found.len(), 2);
+    let err = SecretManifest::from_documents(&[comment_only, cm], None).unwrap_err();
+    assert!(err.to_string().starts_with("document 2: not a Secret"), "{err}");
+}
+
 #[test]
 fn refuses_other_kinds_naming_the_kind_and_document() {
     let mut cm = secret_doc();
@@ -228,7 +242,7 @@ fn refuses_other_kinds_naming_the_kind_and_document() {
     let err = SecretManifest::from_documents(&docs, None).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "document 2: it is a ConfigMap (apiVersion v1), not a Secret (apiVersion v1); only Secrets can be sealed"
+        "document 2: not a Secret (apiVersion v1): its kind is ConfigMap, its apiVersion is v1; only Secrets can be sealed"
     );
     let mut wrong_version = secret_doc();
     wrong_version.insert("apiVersion", s("v2"));
@@ -784,6 +798,19 @@ fn other_kinds_and_extra_documents_are_refused() {
     let (mut file, key) = sealed(Scope::Strict);
     file.docs.push(file.docs[0].clone());
     assert_eq!(open(&file, &key, "payments", "db-creds").unwrap_err(), SealError::DocumentCount(2));
+}
+
+/// Any other file (here: no kind, no name, no encryption rule) is refused as not being an
+/// EncryptedSecret, not for the first missing field or rule.
+#[test]
+fn files_of_another_kind_are_refused_for_their_kind_first() {
+    let (mut file, key) = sealed(Scope::Strict);
+    file.docs[0].remove("kind");
+    file.docs[0].remove("metadata");
+    file.metadata.rule = EncryptionRule::None;
+    let not_ours = |e: SealError| matches!(e, SealError::NotAnEncryptedSecret { kind, .. } if kind == "missing");
+    assert!(not_ours(target_of(&file, None).unwrap_err()));
+    assert!(not_ours(open(&file, &key, "payments", "db-creds").unwrap_err()));
 }
 
 #[test]

@@ -114,7 +114,8 @@ impl OpenedSecret {
 /// real namespace and name to [`open`] directly.
 ///
 /// # Errors
-/// A missing or non-string `metadata.name`; no namespace from either source
+/// [`SealError::NotAnEncryptedSecret`] for any other kind of file; a missing or non-string
+/// `metadata.name`; no namespace from either source
 /// ([`SealError::TargetNamespaceUnknown`]); the two namespaces differ.
 pub fn target_of(
     file: &SopsFile,
@@ -122,6 +123,7 @@ pub fn target_of(
 ) -> Result<(String, String), SealError> {
     let anonymous = "the EncryptedSecret";
     let doc = single_document(file)?;
+    check_kind(doc)?;
     let meta = doc.get("metadata").and_then(Node::as_map);
     let name = meta.and_then(|m| m.get("name")).and_then(Node::as_str).ok_or_else(|| {
         SealError::MissingField { object: anonymous.into(), field: "metadata.name".into() }
@@ -137,6 +139,21 @@ pub fn target_of(
         (Some(ns), _) | (None, Some(ns)) => Ok((ns.to_owned(), name.to_owned())),
         (None, None) => Err(SealError::TargetNamespaceUnknown { object }),
     }
+}
+
+/// The document must say it is an EncryptedSecret: checked first, so that any other file is
+/// refused as what it is rather than for a missing field or rule.
+fn check_kind(doc: &Document) -> Result<(), SealError> {
+    let text = |key: &str| doc.get(key).and_then(Node::as_str);
+    if text("apiVersion") != Some(API_VERSION) || text("kind") != Some(KIND) {
+        let short =
+            |s: Option<&str>| s.map_or("missing".to_owned(), |s| s.chars().take(64).collect());
+        return Err(SealError::NotAnEncryptedSecret {
+            kind: short(text("kind")),
+            api_version: short(text("apiVersion")),
+        });
+    }
+    Ok(())
 }
 
 fn single_document(file: &SopsFile) -> Result<&Document, SealError> {
@@ -321,17 +338,9 @@ pub fn open(
     let object = describe(KIND, Some(namespace), name);
 
     // 1. Rule and shape, without decrypting anything.
-    check_rule(&file.metadata, &object)?;
     let doc = single_document(file)?;
-    let text = |key: &str| doc.get(key).and_then(Node::as_str);
-    if text("apiVersion") != Some(API_VERSION) || text("kind") != Some(KIND) {
-        let short =
-            |s: Option<&str>| s.map_or("missing".to_owned(), |s| s.chars().take(64).collect());
-        return Err(SealError::NotAnEncryptedSecret {
-            kind: short(text("kind")),
-            api_version: short(text("apiVersion")),
-        });
-    }
+    check_kind(doc)?;
+    check_rule(&file.metadata, &object)?;
     check_selected_names(doc, &object)?;
     let spec = match doc.get("spec") {
         Some(Node::Map(m)) => m,

@@ -1,10 +1,8 @@
 //! `sealgate decrypt`: the whole plaintext, or one value with `--extract`. Nothing is printed
 //! unless every value decrypted and the MAC verified.
 
-use sealgate::format::Node;
 use sealgate::format::path::TreePath;
-use sealgate::format::store::{self, Format};
-use zeroize::Zeroizing;
+use sealgate::format::store;
 
 use super::{Context, unlock};
 use crate::args::DecryptArgs;
@@ -40,19 +38,13 @@ pub fn run(_ctx: &Context, args: DecryptArgs) -> CliResult {
                 CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
             })?;
             let node = path.get(first).map_err(|e| {
-                CliError::new(Code::Generic, format!("{}: {}", input.display, chain(&e)))
+                CliError::new(Code::Generic, format!("{}: {path}: {}", input.display, chain(&e)))
             })?;
-            extracted(node, out_format)?
+            store::emit_value(out_format, node)
+                .map_err(|e| report::file_error(&input.display, e.into()))?
         }
         None => store::emit_plain(out_format, &opened.docs)
             .map_err(|e| report::file_error(&input.display, e.into()))?,
     };
     Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, true)
-}
-
-/// A string prints raw with no newline (as sops does); anything else through the store.
-fn extracted(node: &Node, format: Format) -> CliResult<Zeroizing<Vec<u8>>> {
-    store::emit_value(format, node).map_err(|e| {
-        CliError::new(Code::Generic, format!("cannot print the extracted value: {}", chain(&e)))
-    })
 }

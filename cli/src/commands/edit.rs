@@ -117,6 +117,14 @@ pub(super) fn run_editor(editor: &str, file: &Path) -> CliResult {
     Ok(())
 }
 
+/// Names the file an editing error is about.
+fn about(file: &str) -> impl Fn(CliError) -> CliError + '_ {
+    move |mut e| {
+        e.message = format!("{file}: {}", e.message);
+        e
+    }
+}
+
 /// Opens the editor until the content parses (asking again only on an interactive terminal).
 fn edit_until_valid(
     scratch: &Scratch,
@@ -130,7 +138,7 @@ fn edit_until_valid(
         if edited.as_slice() == original {
             return Err(CliError::new(
                 Code::FileNotModified,
-                "the file has not changed; nothing was written",
+                "nothing was changed in the editor; the file is left as it was",
             ));
         }
         match store::parse_plain(format, &edited) {
@@ -172,7 +180,7 @@ pub fn run(ctx: &Context, args: EditArgs) -> CliResult {
             .map_err(|e| report::file_error(&input.display, e.into()))?,
     );
     let scratch = Scratch::create(&args.file, &plain)?;
-    let docs = edit_until_valid(&scratch, format, &plain)?;
+    let docs = edit_until_valid(&scratch, format, &plain).map_err(about(&input.display))?;
     let edited = sealgate::format::file::Opened { docs, stash: opened.stash, warnings: Vec::new() };
     let file = unlocked
         .file
@@ -194,7 +202,7 @@ fn create_new(ctx: &Context, args: &EditArgs, format: Format) -> CliResult {
         format,
     )?;
     let scratch = Scratch::create(&args.file, b"")?;
-    let docs = edit_until_valid(&scratch, format, b"")?;
+    let docs = edit_until_valid(&scratch, format, b"").map_err(about(&display))?;
     let key = DataKey::generate();
     let (key_groups, shamir_threshold) = keysel::wrap(&key, &settings)?;
     let params = EncryptParams {

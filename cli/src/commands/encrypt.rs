@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         &args.recipients,
         &args.rules,
         args.mac_only_encrypted,
-        out_format,
+        format,
     )?;
     let key = DataKey::generate();
     let (key_groups, shamir_threshold) = keysel::wrap(&key, &settings)?;
@@ -55,8 +55,10 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
                 .map_err(|e| report::file_error(&input.display, e))
         });
     }
-    let file = SopsFile::encrypt(out_format, docs, &key, params, None, Timestamp::now_utc())
+    // Encrypted as the input format (sops writes the default rule for any input but a binary
+    // one), then written as the output format.
+    let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.emit_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
     output.write(&bytes, false)
 }

@@ -28,12 +28,14 @@ pub fn run(_ctx: &Context, args: RotateArgs) -> CliResult {
     report::warnings(&input.display, &opened.warnings);
 
     let mut groups = keysel::groups_of(&unlocked.file.metadata, &input.display)?;
-    let parse = |r: &String| {
-        AgeRecipient::parse(r.trim()).map_err(|e| {
-            CliError::new(Code::NoEncryptionKey, format!("age recipient {r:?}: {}", chain(&e)))
-        })
+    let parse = |flag: &'static str| {
+        move |r: &String| {
+            AgeRecipient::parse(r.trim())
+                .map_err(|e| CliError::new(Code::NoEncryptionKey, format!("{flag}: {}", chain(&e))))
+        }
     };
-    let removed: Vec<AgeRecipient> = args.rm_age.iter().map(parse).collect::<Result<_, _>>()?;
+    let removed: Vec<AgeRecipient> =
+        args.rm_age.iter().map(parse("--rm-age")).collect::<Result<_, _>>()?;
     for group in &mut groups {
         group.0.retain(
             |k| !matches!(k, KeySpec::Age(a) if removed.iter().any(|r| r.as_str() == a.as_str())),
@@ -41,7 +43,7 @@ pub fn run(_ctx: &Context, args: RotateArgs) -> CliResult {
     }
     if let Some(first) = groups.first_mut() {
         for r in &args.add_age {
-            let added = parse(r)?;
+            let added = parse("--add-age")(r)?;
             if !first.0.iter().any(|k| matches!(k, KeySpec::Age(a) if a.as_str() == added.as_str()))
             {
                 first.0.push(KeySpec::Age(added));
@@ -52,7 +54,7 @@ pub fn run(_ctx: &Context, args: RotateArgs) -> CliResult {
     if groups.is_empty() {
         return Err(CliError::new(
             Code::NoEncryptionKey,
-            "rotating would leave the file without any recipient",
+            format!("{}: rotating would leave the file without any recipient", input.display),
         )
         .hint("keep at least one recipient, or add one with --add-age"));
     }

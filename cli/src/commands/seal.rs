@@ -103,14 +103,25 @@ pub fn run_seal(ctx: &Context, args: SealArgs) -> CliResult {
         let docs = store::parse_plain(format, &input.bytes)
             .map_err(|e| report::file_error(&input.display, e.into()))?;
         let (found, warnings) = SecretManifest::from_documents(&docs, args.namespace.as_deref())
-            .map_err(|e| seal_error(&input.display, e))?;
+            .map_err(|e| match e {
+                // Which document, when there is more than one.
+                SealError::InDocument { index, error } if docs.len() > 1 => {
+                    seal_error(&format!("{} (document {index})", input.display), *error)
+                }
+                e => seal_error(&input.display, e),
+            })?;
         for w in warnings {
             eprintln!("warning: {}: {w}", input.display);
         }
         secrets.extend(found.into_iter().map(|s| (input.display.clone(), s)));
     }
     if secrets.is_empty() {
-        return Err(CliError::new(Code::EmptyInput, "no Secret to seal in the input"));
+        let inputs =
+            args.files.iter().map(|f| if f == "-" { "<stdin>" } else { f }).collect::<Vec<_>>();
+        return Err(CliError::new(
+            Code::EmptyInput,
+            format!("no Secret to seal in {}: every document is empty", inputs.join(", ")),
+        ));
     }
     let rule_path = args
         .output

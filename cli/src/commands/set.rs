@@ -36,9 +36,11 @@ pub fn run_set(_ctx: &Context, args: SetArgs) -> CliResult {
     let path = parse_path(&args.path)?;
     let value_text = read_value(&args)?;
     let json: serde_json::Value = serde_json::from_str(&value_text).map_err(|e| {
-        CliError::new(Code::InvalidSetValue, format!("the value is not valid JSON ({e})")).hint(
-            r#"values are JSON: quote strings ('"text"'), numbers and true/false as they are"#,
+        CliError::new(
+            Code::InvalidSetValue,
+            format!("{}: the value for {path} is not valid JSON ({e})", args.file.display()),
         )
+        .hint(r#"values are JSON: quote strings ('"text"'), numbers and true/false as they are"#)
     })?;
     let node = node_from_json(&json);
     let input = Input::read_path(&args.file)?;
@@ -52,9 +54,9 @@ pub fn run_set(_ctx: &Context, args: SetArgs) -> CliResult {
     let doc = opened.docs.first_mut().ok_or_else(|| {
         CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
     })?;
-    let changed = path
-        .set(doc, node)
-        .map_err(|e| CliError::new(Code::Generic, format!("{}: {}", input.display, chain(&e))))?;
+    let changed = path.set(doc, node).map_err(|e| {
+        CliError::new(Code::Generic, format!("{}: {path}: {}", input.display, chain(&e)))
+    })?;
     if !changed && args.idempotent {
         return Ok(());
     }
