@@ -58,7 +58,7 @@ pub enum KeyError {
     UnsupportedKeyType { key_type: String, key: String },
 
     #[error(
-        "Vault transit key {key} cannot be used: no Vault client is configured (set VAULT_ADDR/VAULT_TOKEN or the sealgate Vault settings)"
+        "Vault transit key {key} cannot be used: this build of sealgate has no Vault client yet (Vault transit support is coming); decrypt with an age recipient of the file, or with sops"
     )]
     NoTransitClient { key: String },
 

@@ -106,21 +106,6 @@ fn time_string(t: &Timestamp) -> String {
     }
 }
 
-/// The Go type name sops reports for a value it cannot use (`got float64`).
-pub(crate) fn go_type_name(node: &Node) -> &'static str {
-    match node {
-        Node::Scalar(Scalar::Null) => "<nil>",
-        Node::Scalar(Scalar::Bool(_)) => "bool",
-        Node::Scalar(Scalar::Int(_)) => "int",
-        Node::Scalar(Scalar::Float(_)) => "float64",
-        Node::Scalar(Scalar::Str(_)) => "string",
-        Node::Scalar(Scalar::Time(_)) => "time.Time",
-        Node::Map(_) => "sops.TreeBranch",
-        Node::List(_) => "[]interface {}",
-        Node::Comment(_) => "sops.Comment",
-    }
-}
-
 /// Bytes as text the way Go decodes them: every byte that does not start a valid UTF-8 sequence
 /// becomes one U+FFFD (Rust's `from_utf8_lossy` would merge some of them).
 pub(crate) fn go_lossy(bytes: &[u8]) -> String {

@@ -386,13 +386,29 @@ pub fn emit_value(format: Format, node: &Node) -> Result<Zeroizing<Vec<u8>>, Sto
         Format::Json => json::emit_value(node).map(Zeroizing::new).map_err(|e| e.with(format)),
         Format::Ini => json::emit_compact_go(node).map(Zeroizing::new).map_err(|e| e.with(format)),
         Format::Dotenv => Err(unsupported(format!(
-            "the dotenv store only prints strings, and this is a {}",
-            gofmt::go_type_name(node)
+            "the dotenv store only prints strings, and this value is {}; extract it as yaml or json instead",
+            kind_of(node)
         ))),
         Format::Binary => Err(unsupported(
             "binary files are not structured, so only a string (the whole file) can be printed"
                 .to_owned(),
         )),
+    }
+}
+
+/// How messages name the kind of a value.
+fn kind_of(node: &Node) -> &'static str {
+    use crate::format::Scalar;
+    match node {
+        Node::Map(_) => "a map",
+        Node::List(_) => "a list",
+        Node::Comment(_) => "a comment",
+        Node::Scalar(Scalar::Null) => "null",
+        Node::Scalar(Scalar::Bool(_)) => "a boolean",
+        Node::Scalar(Scalar::Int(_)) => "an integer",
+        Node::Scalar(Scalar::Float(_)) => "a number",
+        Node::Scalar(Scalar::Time(_)) => "a timestamp",
+        Node::Scalar(Scalar::Str(_)) => "a string",
     }
 }
 

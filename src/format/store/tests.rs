@@ -239,7 +239,7 @@ fn emit_value_prints_like_sops_decrypt_extract() {
     assert_eq!(
         e.to_string(),
         "cannot print the extracted value as dotenv: the dotenv store only prints strings, and \
-         this is a float64"
+         this value is a number; extract it as yaml or json instead"
     );
     let e = emit_value(Format::Binary, &Node::Scalar(Scalar::Bool(true))).unwrap_err();
     assert_eq!(
