@@ -96,6 +96,18 @@ impl SopsFile {
         self.emit_as(self.format)
     }
 
+    /// Writes the file in its own format, consuming it (no copy of a large tree is made).
+    pub fn into_bytes(self) -> Result<Vec<u8>, FileError> {
+        let format = self.format;
+        self.into_bytes_as(format)
+    }
+
+    /// Writes the file in `format`, consuming it (no copy of a large tree is made).
+    pub fn into_bytes_as(self, format: Format) -> Result<Vec<u8>, FileError> {
+        let metadata = self.metadata.to_tree();
+        Ok(store::emit_encrypted_owned(format, self.docs, &metadata)?)
+    }
+
     /// Writes the file in another format (`--output-type` on an encrypted file).
     pub fn emit_as(&self, format: Format) -> Result<Vec<u8>, FileError> {
         Ok(store::emit_encrypted(format, &self.docs, &self.metadata.to_tree())?)

@@ -186,7 +186,7 @@ pub fn run(ctx: &Context, args: EditArgs) -> CliResult {
         .file
         .reseal(edited, &unlocked.key, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.into_bytes().map_err(|e| report::file_error(&input.display, e))?;
     write_atomic(&args.file, &bytes, false)
 }
 
@@ -213,6 +213,6 @@ fn create_new(ctx: &Context, args: &EditArgs, format: Format) -> CliResult {
     };
     let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&display, e))?;
+    let bytes = file.into_bytes().map_err(|e| report::file_error(&display, e))?;
     write_atomic(&args.file, &bytes, false)
 }

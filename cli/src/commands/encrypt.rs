@@ -59,6 +59,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     // one), then written as the output format.
     let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
+    let bytes =
+        file.into_bytes_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
     output.write(&bytes, false)
 }

@@ -83,6 +83,6 @@ pub fn run(_ctx: &Context, args: RotateArgs) -> CliResult {
         Timestamp::now_utc(),
     )
     .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.into_bytes().map_err(|e| report::file_error(&input.display, e))?;
     Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?.write(&bytes, false)
 }

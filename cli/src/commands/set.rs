@@ -94,7 +94,7 @@ fn save(
     file: Result<sealgate::format::file::SopsFile, sealgate::format::file::FileError>,
 ) -> CliResult {
     let file = file.map_err(|e| report::file_error(&input.display, e))?;
-    let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+    let bytes = file.into_bytes().map_err(|e| report::file_error(&input.display, e))?;
     let path = input.path.as_deref().expect("set and unset read a path");
     write_atomic(path, &bytes, false)
 }

@@ -96,7 +96,7 @@ pub fn run(ctx: &Context, args: UpdatekeysArgs) -> CliResult {
         let mut file = unlocked.file;
         file.metadata.key_groups = key_groups;
         file.metadata.shamir_threshold = shamir_threshold;
-        let bytes = file.emit().map_err(|e| report::file_error(&input.display, e))?;
+        let bytes = file.into_bytes().map_err(|e| report::file_error(&input.display, e))?;
         write_atomic(path, &bytes, false)?;
         eprintln!("{}: key groups updated", input.display);
     }

@@ -339,27 +339,15 @@ pub fn emit_encrypted(
     docs: &[Document],
     metadata: &Map,
 ) -> Result<Vec<u8>, StoreError> {
-    let first = || docs.first().ok_or_else(|| no_document(format));
     match format {
-        Format::Yaml => {
-            let docs: Vec<Document> = docs
-                .iter()
-                .map(|d| {
-                    let mut d = d.clone();
-                    d.push("sops", Node::Map(metadata.clone()));
-                    d
-                })
-                .collect();
-            Ok(yaml::emit(&docs).into_bytes())
-        }
-        Format::Json | Format::Binary => {
-            let mut doc = first()?.clone();
-            doc.push("sops", Node::Map(json::metadata_for_json(metadata)));
-            json::emit_document(&doc).map(String::into_bytes).map_err(|e| e.with(format))
+        // These append the metadata to the documents, so they work on a copy.
+        Format::Yaml | Format::Json | Format::Binary => {
+            emit_encrypted_owned(format, docs.to_vec(), metadata)
         }
         Format::Dotenv => {
+            let first = docs.first().ok_or_else(|| no_document(format))?;
             let pairs = flatten::flatten(metadata).map_err(|e| e.with(format))?;
-            let out = dotenv::emit_with_metadata(first()?, &pairs).map_err(|e| e.with(format))?;
+            let out = dotenv::emit_with_metadata(first, &pairs).map_err(|e| e.with(format))?;
             Ok(out.to_vec())
         }
         Format::Ini => {
@@ -367,6 +355,30 @@ pub fn emit_encrypted(
             let out = ini::emit(docs, Some(&pairs)).map_err(|e| e.with(format))?;
             Ok(out.to_vec())
         }
+    }
+}
+
+/// [`emit_encrypted`] for documents the caller no longer needs: the metadata is appended to
+/// them in place, without copying a large tree first.
+pub fn emit_encrypted_owned(
+    format: Format,
+    mut docs: Vec<Document>,
+    metadata: &Map,
+) -> Result<Vec<u8>, StoreError> {
+    match format {
+        Format::Yaml => {
+            for d in &mut docs {
+                d.push("sops", Node::Map(metadata.clone()));
+            }
+            Ok(yaml::emit(&docs).into_bytes())
+        }
+        Format::Json | Format::Binary => {
+            docs.truncate(1);
+            let mut doc = docs.pop().ok_or_else(|| no_document(format))?;
+            doc.push("sops", Node::Map(json::metadata_for_json(metadata)));
+            json::emit_document(&doc).map(String::into_bytes).map_err(|e| e.with(format))
+        }
+        Format::Dotenv | Format::Ini => emit_encrypted(format, &docs, metadata),
     }
 }
 
