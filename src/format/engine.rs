@@ -459,8 +459,14 @@ fn decrypt_list(
             walk.push_comment(c.text());
         }
         decrypt_node(walk, node, out)?;
-        if !is_comment {
-            walk.clear_level();
+        match node {
+            // An encrypted list comment is written as a list item; once decrypted it is a
+            // comment again and counts for the comment rules as it did when it was encrypted.
+            // (sops 3.11 clears the comments here instead, so it cannot decrypt a value that an
+            // encrypted list comment precedes: MAC mismatch on its own files.)
+            Node::Comment(c) if !is_comment => walk.push_comment(c.text()),
+            _ if !is_comment => walk.clear_level(),
+            _ => {}
         }
         walk.steps.pop();
     }
@@ -654,6 +660,34 @@ mod tests {
         docs[0].insert("service", Node::Scalar(Scalar::Int(5)));
         let err = decrypt_documents(&mut docs, &key(BASIC_JSON_KEY), &md.rule, false).unwrap_err();
         assert!(matches!(err, TreeError::NotEncrypted { found: "a clear number", .. }));
+    }
+
+    #[test]
+    fn value_after_an_encrypted_list_comment_decrypts() {
+        // `# sops:enc` leaves the next list comment and the value after it encrypted; the
+        // encrypted comment becomes a list item, which must not reset the comments on decrypt.
+        let mut doc = Map::new();
+        doc.push(
+            "a",
+            Node::List(vec![
+                Node::Comment(Comment::new(" sops:enc")),
+                Node::Comment(Comment::new(" second")),
+                Node::str("value"),
+            ]),
+        );
+        let plain = vec![doc];
+        let rule = EncryptionRule::from_field("encrypted_comment_regex", "sops:enc").unwrap();
+        let k = DataKey::generate();
+        for mac_only in [false, true] {
+            let mut docs = plain.clone();
+            let mac_enc = encrypt_documents(&mut docs, &k, &rule, mac_only, None).unwrap();
+            let Some(Node::List(items)) = docs[0].get("a") else { panic!() };
+            assert!(items[1].as_str().unwrap().ends_with("type:comment]"));
+            assert!(items[2].as_str().unwrap().ends_with("type:str]"));
+            let out = decrypt_documents(&mut docs, &k, &rule, mac_only).unwrap();
+            assert_eq!(out.mac, mac_enc);
+            assert_eq!(docs, plain);
+        }
     }
 
     #[test]

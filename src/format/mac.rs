@@ -60,6 +60,12 @@ pub fn verify(
 ) -> Result<(), MacError> {
     let stored = stored.ok_or(MacError::Missing)?;
     let value = EncValue::parse(stored).map_err(|_| MacError::Undecryptable)?;
+    // sops reads the MAC back as its declared type and refuses anything but a string
+    // ("Unknown datatype", or the hex failing to parse as a number): the tag is not
+    // authenticated, so a changed tag must not slip through here either.
+    if value.type_tag != ValueType::Str.as_str() {
+        return Err(MacError::Undecryptable);
+    }
     let plain = cipher::decrypt(key, &value, aad.as_bytes()).map_err(|e| match e {
         CipherError::Malformed | CipherError::Authentication | CipherError::IvLength(_) => {
             MacError::Undecryptable
@@ -106,5 +112,15 @@ mod tests {
             verify(&key, Some(&sealed), "ABD", "2026-01-01T00:00:00Z"),
             Err(MacError::Mismatch)
         );
+    }
+
+    #[test]
+    fn rejects_a_mac_whose_type_tag_is_not_str() {
+        let key = DataKey::generate();
+        let sealed = seal(&key, "ABC", "t");
+        for tag in ["Atr", "int", "float", "comment", "bytes"] {
+            let changed = sealed.replace(",type:str]", &format!(",type:{tag}]"));
+            assert_eq!(verify(&key, Some(&changed), "ABC", "t"), Err(MacError::Undecryptable));
+        }
     }
 }
