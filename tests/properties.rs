@@ -356,7 +356,10 @@ fn value_set(docs: &[Document]) -> Vec<(String, Vec<u8>)> {
         match node {
             Node::Map(m) => walk_map(m, path, out),
             Node::List(items) => {
-                for (i, item) in items.iter().filter(|n| !matches!(n, Node::Comment(_))).enumerate()
+                // Positions count comment items too, as sops's indices do; a comment itself
+                // is not a value to address.
+                for (i, item) in
+                    items.iter().enumerate().filter(|(_, n)| !matches!(n, Node::Comment(_)))
                 {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
@@ -946,7 +949,10 @@ fn existing_paths(doc: &Map) -> Vec<Vec<Segment>> {
         match node {
             Node::Map(m) => walk_map(m, path, out),
             Node::List(items) => {
-                for (i, item) in items.iter().filter(|n| !matches!(n, Node::Comment(_))).enumerate()
+                // Positions count comment items too, as sops's indices do; a comment itself
+                // is not a value to address.
+                for (i, item) in
+                    items.iter().enumerate().filter(|(_, n)| !matches!(n, Node::Comment(_)))
                 {
                     path.push(Segment::Index(i));
                     out.push(path.clone());
@@ -1017,10 +1023,9 @@ proptest! {
             Some(Segment::Key(_)) => prop_assert!(path.get(&removed).is_err()),
             Some(Segment::Index(i)) => {
                 let parent = TreePath(segments[..segments.len() - 1].to_vec());
+                // List indices count comment items too, as sops's do.
                 let values = |n: &Node| match n {
-                    Node::List(items) => {
-                        items.iter().filter(|x| !matches!(x, Node::Comment(_))).cloned().collect()
-                    }
+                    Node::List(items) => items.clone(),
                     _ => Vec::new(),
                 };
                 let mut want = values(parent.get(&doc).expect("parent"));
