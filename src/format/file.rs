@@ -163,16 +163,7 @@ impl SopsFile {
             params.mac_only_encrypted,
             stash,
         )?;
-        let mut metadata = Metadata {
-            key_groups: params.key_groups,
-            shamir_threshold: params.shamir_threshold,
-            last_modified: now,
-            mac: None,
-            rule: params.rule,
-            mac_only_encrypted: params.mac_only_encrypted,
-            version: SOPS_VERSION.to_owned(),
-            unknown: Vec::new(),
-        };
+        let mut metadata = new_metadata(params, now);
         metadata.mac = Some(mac::seal(key, &mac_hex, &metadata.mac_aad()));
         // sops writes the default rule explicitly.
         if matches!(metadata.rule, EncryptionRule::None) && format != Format::Binary {
@@ -199,16 +190,7 @@ impl SopsFile {
         use base64::engine::general_purpose::STANDARD as B64;
 
         const PLACEHOLDER: &str = "sealgate-bulk-value-placeholder";
-        let mut metadata = Metadata {
-            key_groups: params.key_groups,
-            shamir_threshold: params.shamir_threshold,
-            last_modified: now,
-            mac: None,
-            rule: params.rule,
-            mac_only_encrypted: params.mac_only_encrypted,
-            version: SOPS_VERSION.to_owned(),
-            unknown: Vec::new(),
-        };
+        let mut metadata = new_metadata(params, now);
         // The document with the value replaced by a placeholder, split around it.
         let shell = |metadata: &Metadata| -> Result<(Vec<u8>, usize), FileError> {
             let mut doc = super::tree::Map::new();
@@ -305,4 +287,18 @@ fn decrypt_docs(
         mac::verify(key, metadata.mac.as_deref(), &out.mac, &metadata.mac_aad())?;
     }
     Ok(Opened { docs, stash: out.stash, warnings: out.warnings })
+}
+
+/// The metadata of a new file, before its MAC is sealed.
+fn new_metadata(params: EncryptParams, now: Timestamp) -> Metadata {
+    Metadata {
+        key_groups: params.key_groups,
+        shamir_threshold: params.shamir_threshold,
+        last_modified: now,
+        mac: None,
+        rule: params.rule,
+        mac_only_encrypted: params.mac_only_encrypted,
+        version: SOPS_VERSION.to_owned(),
+        unknown: Vec::new(),
+    }
 }

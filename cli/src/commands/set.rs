@@ -43,17 +43,8 @@ pub fn run_set(_ctx: &Context, args: SetArgs) -> CliResult {
         .hint(r#"values are JSON: quote strings ('"text"'), numbers and true/false as they are"#)
     })?;
     let node = node_from_json(&json);
-    let input = Input::read_path(&args.file)?;
-    let format = io::input_format(args.input_type, input.path.as_deref(), None)?;
-    let unlocked = unlock(&input, format)?;
-    let mut opened = unlocked
-        .file
-        .decrypt(&unlocked.key, false)
-        .map_err(|e| report::file_error(&input.display, e))?;
-    report::warnings(&input.display, &opened.warnings);
-    let doc = opened.docs.first_mut().ok_or_else(|| {
-        CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
-    })?;
+    let (input, unlocked, mut opened) = open_in_place(&args.file, args.input_type)?;
+    let doc = first_document(&input, &mut opened)?;
     let changed = path.set(doc, node).map_err(|e| {
         CliError::new(Code::Generic, format!("{}: {path}: {}", input.display, chain(&e)))
     })?;
@@ -65,17 +56,8 @@ pub fn run_set(_ctx: &Context, args: SetArgs) -> CliResult {
 
 pub fn run_unset(_ctx: &Context, args: UnsetArgs) -> CliResult {
     let path = parse_path(&args.path)?;
-    let input = Input::read_path(&args.file)?;
-    let format = io::input_format(args.input_type, input.path.as_deref(), None)?;
-    let unlocked = unlock(&input, format)?;
-    let mut opened = unlocked
-        .file
-        .decrypt(&unlocked.key, false)
-        .map_err(|e| report::file_error(&input.display, e))?;
-    report::warnings(&input.display, &opened.warnings);
-    let doc = opened.docs.first_mut().ok_or_else(|| {
-        CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
-    })?;
+    let (input, unlocked, mut opened) = open_in_place(&args.file, args.input_type)?;
+    let doc = first_document(&input, &mut opened)?;
     match path.unset(doc) {
         Ok(()) => {}
         Err(PathError::NotFound(_) | PathError::OutOfBounds(_)) if args.idempotent => return Ok(()),
@@ -87,6 +69,32 @@ pub fn run_unset(_ctx: &Context, args: UnsetArgs) -> CliResult {
         }
     }
     save(&input, unlocked.file.reseal(opened, &unlocked.key, Timestamp::now_utc()))
+}
+
+/// Reads, unlocks and decrypts (MAC checked) a file that is about to be changed in place.
+fn open_in_place(
+    file: &std::path::Path,
+    input_type: Option<crate::args::FileFormat>,
+) -> CliResult<(Input, super::Unlocked, sealgate::format::file::Opened)> {
+    let input = Input::read_path(file)?;
+    let format = io::input_format(input_type, input.path.as_deref(), None)?;
+    let unlocked = unlock(&input, format)?;
+    let opened = unlocked
+        .file
+        .decrypt(&unlocked.key, false)
+        .map_err(|e| report::file_error(&input.display, e))?;
+    report::warnings(&input.display, &opened.warnings);
+    Ok((input, unlocked, opened))
+}
+
+/// The document `set` and `unset` work on: the first, as in sops.
+fn first_document<'a>(
+    input: &Input,
+    opened: &'a mut sealgate::format::file::Opened,
+) -> CliResult<&'a mut sealgate::format::Document> {
+    opened.docs.first_mut().ok_or_else(|| {
+        CliError::new(Code::Generic, format!("{}: the file has no document", input.display))
+    })
 }
 
 fn save(
