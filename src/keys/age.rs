@@ -334,6 +334,15 @@ mod tests {
     const PUBLIC_TEST_RECIPIENT: &str =
         "age1lw9hd9zvd5cfsxx5mf8u0ulcs2w746827ylyj7th78yzdd0l29ssjdhuz0";
 
+    /// The identity of `PUBLIC_TEST_RECIPIENT`: the published test key of the fixtures
+    /// (tests/fixtures/sops/keys.txt), which protects nothing.
+    fn fixture_identity() -> &'static str {
+        include_str!("../../tests/fixtures/sops/keys.txt")
+            .lines()
+            .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+            .expect("keys.txt holds an identity")
+    }
+
     #[test]
     fn parses_recipients_like_sops() {
         let r = AgeRecipient::parse(&format!("  {PUBLIC_TEST_RECIPIENT}\n")).unwrap();
@@ -371,7 +380,7 @@ mod tests {
 
     #[test]
     fn a_secret_key_given_as_recipient_is_never_echoed() {
-        let secret = "AGE-SECRET-KEY-16FX203JFS3HDAA9UN8US6PPNTE7TJAM2KREXAUNLP0A6RXV3E9KSPKHMXF";
+        let secret = fixture_identity();
         let e = AgeRecipient::parse(secret).unwrap_err();
         let text = format!("{e} {e:?}");
         assert!(!text.contains("16FX203"), "{text}");
@@ -391,8 +400,8 @@ mod tests {
 
     #[test]
     fn identity_file_errors_name_origin_and_line_but_not_content() {
-        let text = "# comment\n\nAGE-SECRET-KEY-16FX203JFS3HDAA9UN8US6PPNTE7TJAM2KREXAUNLP0A6RXV3E9KSPKHMXF\nsecret garbage\n";
-        let e = parse_identity_file(text, "/tmp/keys.txt").err().unwrap();
+        let text = format!("# comment\n\n{}\nsecret garbage\n", fixture_identity());
+        let e = parse_identity_file(&text, "/tmp/keys.txt").err().unwrap();
         let msg = format!("{e} {e:?}");
         assert!(msg.contains("/tmp/keys.txt") && msg.contains("line 4"), "{msg}");
         assert!(!msg.contains("garbage") && !msg.contains("16FX203"), "{msg}");
@@ -400,7 +409,7 @@ mod tests {
 
     #[test]
     fn identity_file_rules_follow_go_age() {
-        let key = "AGE-SECRET-KEY-16FX203JFS3HDAA9UN8US6PPNTE7TJAM2KREXAUNLP0A6RXV3E9KSPKHMXF";
+        let key = fixture_identity();
         // CRLF is fine (Go's scanner drops the \r); a leading or trailing space is not.
         assert_eq!(parse_identity_file(&format!("# c\r\n{key}\r\n"), "x").unwrap().len(), 1);
         assert!(parse_identity_file(&format!("  {key}\n"), "x").is_err());
