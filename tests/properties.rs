@@ -714,7 +714,9 @@ proptest! {
         };
         let file = SopsFile::parse(format, &bytes).expect("the written file parses");
         let slots = enc_values(&file.docs);
-        prop_assume!(!slots.is_empty());
+        if slots.is_empty() {
+            return Ok(()); // the rule left everything clear: nothing to tamper with
+        }
         let (sa, sb) = (&slots[a.index(slots.len())], &slots[b.index(slots.len())]);
 
         // Removed: always fails (the MAC sees one value fewer).
@@ -1038,13 +1040,13 @@ proptest! {
             None => unreachable!("paths are never empty"),
         }
 
-        // A fresh key (upper case: the generated keys never are) set and unset again.
+        // A fresh key (starting with NUL, which no generated key holds) set and unset again.
         let mut map_paths: Vec<Vec<Segment>> = vec![Vec::new()];
         map_paths.extend(paths.into_iter().filter(|p| {
             matches!(TreePath(p.clone()).get(&doc), Ok(Node::Map(_)))
         }));
         let mut segs = map_paths[pick.index(map_paths.len())].clone();
-        segs.push(Segment::Key(fresh));
+        segs.push(Segment::Key(format!("\0{fresh}")));
         let fresh_path = TreePath(segs);
         let mut round = doc.clone();
         prop_assert!(fresh_path.set(&mut round, value).expect("set"));

@@ -20,6 +20,10 @@ pub const FORMATS: [Format; 5] =
 /// must parse in that format.
 pub fn plain_round_trip(format: Format, data: &[u8]) {
     let Ok(docs) = store::parse_plain(format, data) else { return };
+    convert_to_other_formats(format, &docs);
+    if format == Format::Ini && docs.iter().any(has_unreadable_ini) {
+        return;
+    }
     let mut current = docs.clone();
     let mut previous = store::emit_plain(format, &current)
         .unwrap_or_else(|e| panic!("{format}: parsed documents cannot be written back: {e}"));
@@ -43,11 +47,15 @@ pub fn plain_round_trip(format: Format, data: &[u8]) {
         );
         previous = next;
     }
+}
+
+/// Conversions to every other format may fail, but only with an error.
+fn convert_to_other_formats(format: Format, docs: &[Map]) {
     for other in FORMATS {
         if other == format {
             continue;
         }
-        if let Ok(bytes) = store::emit_plain(other, &docs) {
+        if let Ok(bytes) = store::emit_plain(other, docs) {
             // sops can write files it cannot read back (a dotenv key with `=`): only no panic.
             let _ = store::parse_plain(other, &bytes);
         }
@@ -88,4 +96,34 @@ fn node_has(node: &Node, in_list: bool) -> bool {
 
 fn needs_block_hint(s: &[u8]) -> bool {
     matches!(s.first(), Some(b' ' | b'\n')) && s.contains(&b'\n')
+}
+
+/// True when an INI tree holds a string that go-ini (so sops 3.11, and sealgate with it)
+/// writes in a form it reads back differently or not at all:
+///
+/// - a key or value that needs `"""` quoting (it holds a newline or a backquote) but contains
+///   `"""` itself. Checked with sops: the three-line value `a`, `"""`, `b` is written as
+///   `k = """a` / `"""` / `b"""`, which sops then refuses;
+/// - a key holding `"`, `=` or `:` is wrapped in backquotes even when it holds a backquote
+///   too, and read back only up to that backquote;
+/// - a key holding a line break;
+/// - a key starting with `#` or `;` (go-ini numbers each key `-` as `#1`, `#2`, …), written
+///   as a line that reads back as a comment.
+pub fn has_unreadable_ini(map: &Map) -> bool {
+    let triple = |s: &[u8]| s.windows(3).any(|w| w == b"\"\"\"");
+    let bad_value = |s: &[u8]| triple(s) && s.iter().any(|&b| b == b'\n' || b == b'`');
+    let bad_key = |k: &str| {
+        bad_value(k.as_bytes())
+            || (k.contains('`') && k.contains(['"', '=', ':']))
+            || k.contains(['\n', '\r'])
+            || k.starts_with(['#', ';'])
+    };
+    map.entries().any(|(k, v)| {
+        bad_key(k)
+            || match v {
+                Node::Map(m) => has_unreadable_ini(m),
+                Node::Scalar(Scalar::Str(s)) => bad_value(s),
+                _ => false,
+            }
+    })
 }
