@@ -13,8 +13,9 @@ pub const FORMATS: [Format; 5] =
 /// - the parsed documents can be written back in the same format;
 /// - what is written parses again;
 /// - writing that again gives the same bytes: emit ∘ parse is a fixpoint after one step for
-///   JSON, dotenv and INI. YAML settles within a few steps instead: as with sops, a comment
-///   can move (or vanish) once, e.g. a comment inside an empty flow map.
+///   JSON and dotenv. YAML and INI settle within a few steps instead: as with sops, a comment
+///   can move or change once (a YAML comment inside an empty flow map vanishes; an INI comment
+///   `;#c` is written `# c`, which reads back as `c` and is then written `; c`).
 ///
 /// Conversions to every other format may fail, but only with an error, and what they write
 /// must parse in that format.
@@ -27,7 +28,7 @@ pub fn plain_round_trip(format: Format, data: &[u8]) {
     let mut current = docs.clone();
     let mut previous = store::emit_plain(format, &current)
         .unwrap_or_else(|e| panic!("{format}: parsed documents cannot be written back: {e}"));
-    let steps = if format == Format::Yaml { 4 } else { 1 };
+    let steps = if matches!(format, Format::Yaml | Format::Ini) { 4 } else { 1 };
     for step in 1..=steps {
         current = match store::parse_plain(format, &previous) {
             Ok(again) => again,
@@ -106,24 +107,28 @@ fn needs_block_hint(s: &[u8]) -> bool {
 ///   `k = """a` / `"""` / `b"""`, which sops then refuses;
 /// - a key holding `"`, `=` or `:` is wrapped in backquotes even when it holds a backquote
 ///   too, and read back only up to that backquote;
+/// - a value ending with a backslash, which continues on the next line when read back;
 /// - a key holding a line break;
 /// - a key starting with `#` or `;` (go-ini numbers each key `-` as `#1`, `#2`, …), written
 ///   as a line that reads back as a comment.
 pub fn has_unreadable_ini(map: &Map) -> bool {
     let triple = |s: &[u8]| s.windows(3).any(|w| w == b"\"\"\"");
-    let bad_value = |s: &[u8]| triple(s) && s.iter().any(|&b| b == b'\n' || b == b'`');
+    let bad_value =
+        |s: &[u8]| (triple(s) && s.iter().any(|&b| b == b'\n' || b == b'`')) || s.ends_with(b"\\");
     let bad_key = |k: &str| {
         bad_value(k.as_bytes())
             || (k.contains('`') && k.contains(['"', '=', ':']))
             || k.contains(['\n', '\r'])
             || k.starts_with(['#', ';'])
     };
-    map.entries().any(|(k, v)| {
-        bad_key(k)
-            || match v {
-                Node::Map(m) => has_unreadable_ini(m),
-                Node::Scalar(Scalar::Str(s)) => bad_value(s),
-                _ => false,
-            }
-    })
+    fn node(n: &Node, bad_value: &dyn Fn(&[u8]) -> bool) -> bool {
+        match n {
+            Node::Map(m) => has_unreadable_ini(m),
+            // Only the metadata has lists (flattened into keys when written).
+            Node::List(items) => items.iter().any(|i| node(i, bad_value)),
+            Node::Scalar(Scalar::Str(s)) => bad_value(s),
+            _ => false,
+        }
+    }
+    map.entries().any(|(k, v)| bad_key(k) || node(v, &bad_value))
 }
