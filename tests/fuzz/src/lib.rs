@@ -136,14 +136,20 @@ fn needs_block_hint(s: &[u8]) -> bool {
 ///   `k = """a` / `"""` / `b"""`, which sops then refuses;
 /// - a key holding `"`, `=` or `:` is wrapped in backquotes even when it holds a backquote
 ///   too, and read back only up to that backquote;
+/// - a value starting with a quote (`"`, `'`): written bare, its quotes are taken off when it
+///   is read back (a run of `"` even reads as a `"""` multi-line value);
 /// - a value ending with a backslash, which continues on the next line when read back;
 /// - a key holding a line break;
 /// - a key starting with `#` or `;` (go-ini numbers each key `-` as `#1`, `#2`, …), written
 ///   as a line that reads back as a comment.
 pub fn has_unreadable_ini(map: &Map) -> bool {
     let triple = |s: &[u8]| s.windows(3).any(|w| w == b"\"\"\"");
-    let bad_value =
-        |s: &[u8]| (triple(s) && s.iter().any(|&b| b == b'\n' || b == b'`')) || s.ends_with(b"\\");
+    let bad_value = |s: &[u8]| {
+        (triple(s) && s.iter().any(|&b| b == b'\n' || b == b'`'))
+            || s.ends_with(b"\\")
+            || s.starts_with(b"\"")
+            || s.starts_with(b"'")
+    };
     let bad_key = |k: &str| {
         bad_value(k.as_bytes())
             || (k.contains('`') && k.contains(['"', '=', ':']))
