@@ -172,8 +172,9 @@ fn flat_documents() -> impl Strategy<Value = Vec<Document>> {
 /// Each of the six rules with a suffix or regex that the generated keys and comments sometimes
 /// match, or none. Comment regexes never match an `ENC[...]` string (they need a space).
 fn rule() -> impl Strategy<Value = EncryptionRule> {
-    let suffix = prop::sample::select(vec!["_unencrypted", "_u", "_enc", "word", "a"]);
-    let regex = prop::sample::select(vec!["^pass", "^(data|stringData)$", "a", "^$", "[ :#]", "."]);
+    let suffix = prop::sample::select(vec!["_unencrypted", "_u", "_enc", "word", "a", ""]);
+    let regex =
+        prop::sample::select(vec!["^pass", "^(data|stringData)$", "a", "^$", "[ :#]", ".", ""]);
     let comment_regex = prop::sample::select(vec![" sops:enc", " keep", "^ a ", " "]);
     prop_oneof![
         2 => Just(EncryptionRule::None),
@@ -1117,5 +1118,26 @@ fn refuses_a_mac_whose_type_tag_was_changed() {
         changed.metadata.mac = Some(mac.replace(",type:str]", &format!(",type:{tag}]")));
         let err = changed.decrypt(&key, false).err().expect("a retyped MAC is refused");
         assert!(matches!(err, FileError::Mac(_)), "{tag}: {err}");
+    }
+}
+
+/// `--unencrypted-suffix ""` left every value in clear text and wrote `unencrypted_suffix: ""`,
+/// which reads back as the default rule, so the file did not even decrypt. sops treats an empty
+/// rule as unset; so does `SopsFile::encrypt` now.
+#[test]
+fn an_empty_suffix_or_regex_rule_means_the_default_rule() {
+    let mut doc = Map::new();
+    doc.push("password", Node::str("hunter2"));
+    doc.push("note_unencrypted", Node::str("clear"));
+    let key = DataKey::generate();
+    for field in EncryptionRule::FIELD_NAMES {
+        let rule = EncryptionRule::from_field(field, "").expect("an empty pattern compiles");
+        let (file, bytes) = encrypt_and_write(Format::Yaml, vec![doc.clone()], &key, rule, false);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("hunter2"), "{field}: the secret is in clear text:\n{text}");
+        assert!(text.contains("note_unencrypted: clear"), "{field}: default rule applies");
+        assert_eq!(file.metadata.rule, EncryptionRule::UnencryptedSuffix("_unencrypted".into()));
+        let opened = read_and_decrypt(Format::Yaml, &bytes, &key).expect("decrypts");
+        assert!(same_docs(&opened.docs, std::slice::from_ref(&doc)));
     }
 }

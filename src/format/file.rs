@@ -142,15 +142,22 @@ impl SopsFile {
 
     /// Encrypts plaintext documents into a new file stamped `now`.
     ///
-    /// Fresh IVs are used unless `stash` holds the IV of an unchanged value.
+    /// Fresh IVs are used unless `stash` holds the IV of an unchanged value. A rule with an
+    /// empty suffix or regex counts as no rule (the `_unencrypted` default), as in sops.
     pub fn encrypt(
         format: Format,
         mut docs: Vec<Document>,
         key: &DataKey,
-        params: EncryptParams,
+        mut params: EncryptParams,
         stash: Option<&IvStash>,
         now: Timestamp,
     ) -> Result<SopsFile, FileError> {
+        // sops treats an empty `--unencrypted-suffix ""` (or any empty rule) as unset. Kept, it
+        // would leave every value clear (every key ends with "") and be written as `""`, which
+        // reads back as the default rule: a file in clear text that does not decrypt.
+        if params.rule.field().is_some_and(|(_, value)| value.is_empty()) {
+            params.rule = EncryptionRule::None;
+        }
         for doc in &docs {
             if doc.get("sops").is_some() {
                 return Err(FileError::ReservedKey("sops".to_owned()));
