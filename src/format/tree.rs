@@ -94,7 +94,7 @@ impl Map {
         }
     }
 
-    /// Removes every entry named `key`; returns the first removed value.
+    /// Removes the first entry named `key` and returns its value.
     pub fn remove(&mut self, key: &str) -> Option<Node> {
         let pos = self.0.iter().position(|item| matches!(item, Item::Entry(k, _) if k == key))?;
         match self.0.remove(pos) {
