@@ -4,9 +4,18 @@
 //! ([`format`]), the key sources that wrap a file's data key ([`keys`]), `.sops.yaml` creation
 //! rules ([`config`]), and sealing Kubernetes `Secret`s into `EncryptedSecret`s ([`seal`]).
 //!
-//! Arrows point one way: `format` ← `keys` ← `seal`. Nothing here prints or installs a logger.
+//! With the `kubernetes` feature (on by default) it also holds the custom resource types
+//! ([`crd`]) and the in-cluster controller ([`controller`]), whose binary is
+//! `sealgate-controller`.
+//!
+//! Arrows point one way: `format` ← `keys` ← `seal` ← `controller`. Nothing here but the
+//! controller's entry point prints or installs a logger.
 
 pub mod config;
+#[cfg(feature = "kubernetes")]
+pub mod controller;
+#[cfg(feature = "kubernetes")]
+pub mod crd;
 pub mod format;
 pub mod keys;
 pub mod merge;

@@ -1,0 +1,200 @@
+//! Pure functions between an `EncryptedSecret` object and its `Secret`: the SOPS file the
+//! object stands for, the desired Secret and its apply body, and who owns an existing Secret.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::reason::{Reason, Refusal};
+use crate::crd::EncryptedSecret;
+use crate::format::file::SopsFile;
+use crate::format::store::Format;
+use crate::seal::{OpenedSecret, SecretValue};
+
+/// Label on every Secret the controller writes; its watch selects on it.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Value of [`MANAGED_BY_LABEL`].
+pub const MANAGED_BY_VALUE: &str = "sealgate";
+/// Annotation on an `EncryptedSecret` that allows it to take over an existing Secret the
+/// controller did not create. Value `"true"`.
+pub const ADOPT_ANNOTATION: &str = "sealgate.dev/adopt";
+/// The one field manager of every server-side apply.
+pub const FIELD_MANAGER: &str = "sealgate-controller";
+
+/// The SOPS file an `EncryptedSecret` object stands for: `spec` and `sops` as the apiserver
+/// returned them (keys sorted), under the object's kind and name. `status` and everything in
+/// `metadata` but the name and namespace are left out: they are not part of the sealed file.
+///
+/// # Errors
+/// [`Reason::InvalidSpec`] when the object is not a readable SOPS file.
+pub fn sops_file_of(es: &EncryptedSecret) -> Result<SopsFile, Refusal> {
+    let doc = json!({
+        "apiVersion": EncryptedSecret::api_version(&()),
+        "kind": EncryptedSecret::kind(&()),
+        "metadata": {
+            "name": es.metadata.name,
+            "namespace": es.metadata.namespace,
+        },
+        "spec": es.spec.spec,
+        "sops": Value::Object(es.spec.sops.clone()),
+    });
+    let bytes = serde_json::to_vec(&doc).map_err(|e| {
+        Refusal::new(Reason::InvalidSpec, format!("the object cannot be serialized: {e}"))
+    })?;
+    SopsFile::parse(Format::Json, &bytes).map_err(|e| Refusal::from_file_error(&e))
+}
+
+/// The Secret to apply: same name and namespace, owned by its `EncryptedSecret`.
+pub struct DesiredSecret {
+    pub meta: ObjectMeta,
+    pub secret_type: String,
+    /// Set only when true: Kubernetes refuses to turn immutability off again.
+    pub immutable: Option<bool>,
+    /// `data` and `stringData` merged, as bytes. Wiped on drop.
+    pub data: BTreeMap<String, SecretValue>,
+}
+
+impl std::fmt::Debug for DesiredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesiredSecret")
+            .field("meta", &self.meta)
+            .field("secret_type", &self.secret_type)
+            .field("immutable", &self.immutable)
+            .field("data", &self.data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Builds the Secret for a verified, decrypted object.
+pub fn desired_secret(es: &EncryptedSecret, opened: &OpenedSecret) -> DesiredSecret {
+    let mut labels = opened.template.labels.clone();
+    labels.insert(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned());
+    let annotations = opened.template.annotations.clone();
+    let meta = ObjectMeta {
+        name: es.metadata.name.clone(),
+        namespace: es.metadata.namespace.clone(),
+        labels: Some(labels),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        owner_references: es.controller_owner_ref(&()).map(|r| vec![r]),
+        ..ObjectMeta::default()
+    };
+    DesiredSecret {
+        meta,
+        secret_type: opened.template.secret_type.clone(),
+        immutable: opened.template.immutable.then_some(true),
+        data: opened.merged_data(),
+    }
+}
+
+impl DesiredSecret {
+    /// The server-side-apply body (JSON), built so that plaintext only ever sits in this one
+    /// pre-sized, zeroizing buffer: values are base64-encoded straight into it.
+    pub fn to_apply_body(&self) -> Zeroizing<Vec<u8>> {
+        let mut head = json!({
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": self.meta,
+            "type": self.secret_type,
+        });
+        if let Some(immutable) = self.immutable {
+            head["immutable"] = Value::Bool(immutable);
+        }
+        let head = serde_json::to_vec(&head).expect("JSON values always serialize");
+        let keys: Vec<Vec<u8>> = self
+            .data
+            .keys()
+            .map(|k| serde_json::to_vec(k).expect("strings always serialize"))
+            .collect();
+        let values_len: usize = self.data.values().map(|v| v.len().div_ceil(3) * 4).sum();
+        let keys_len: usize = keys.iter().map(|k| k.len() + 4).sum();
+        let capacity = head.len() + keys_len + values_len + 16;
+        let mut out = Zeroizing::new(Vec::with_capacity(capacity));
+        // `head` ends with `}`: reopen it to append `data`.
+        out.extend_from_slice(&head[..head.len() - 1]);
+        out.extend_from_slice(b",\"data\":{");
+        for (i, (key, value)) in keys.iter().zip(self.data.values()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            out.extend_from_slice(b":\"");
+            let start = out.len();
+            out.resize(start + value.len().div_ceil(3) * 4, 0);
+            let written = STANDARD
+                .encode_slice(value.as_slice(), &mut out[start..])
+                .expect("the buffer was sized for the encoding");
+            out.truncate(start + written);
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"}}");
+        debug_assert!(out.len() <= capacity, "the apply body outgrew its zeroizing buffer");
+        out
+    }
+}
+
+/// Who owns a Secret that has the name an `EncryptedSecret` wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// No such Secret yet.
+    Absent,
+    /// Ours: owned by this `EncryptedSecret`.
+    Owned,
+    /// Not ours, but the `EncryptedSecret` opts in to taking it over.
+    Adopt,
+    /// Not ours; left alone. The text says who holds it, for the status message.
+    Foreign(String),
+}
+
+/// Decides whether the controller may write over `existing`.
+pub fn ownership(es: &EncryptedSecret, existing: Option<&ObjectMeta>) -> Ownership {
+    let Some(meta) = existing else {
+        return Ownership::Absent;
+    };
+    let refs = meta.owner_references.as_deref().unwrap_or_default();
+    if refs.iter().any(|r| is_owner(r, es)) {
+        return Ownership::Owned;
+    }
+    let opted_in = es
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ADOPT_ANNOTATION))
+        .is_some_and(|v| v == "true");
+    if opted_in {
+        return Ownership::Adopt;
+    }
+    let holder = match refs.iter().find(|r| r.controller == Some(true)) {
+        Some(r) => format!("it is controlled by {} {}", r.kind, r.name),
+        None => "it was not created by sealgate".to_owned(),
+    };
+    Ownership::Foreign(holder)
+}
+
+/// A controller reference to this `EncryptedSecret`, or to an earlier object of the same name
+/// (deleted and re-created: only one object can hold a name in a namespace at a time).
+fn is_owner(r: &OwnerReference, es: &EncryptedSecret) -> bool {
+    r.controller == Some(true)
+        && r.kind == EncryptedSecret::kind(&())
+        && r.api_version.split('/').next() == Some(EncryptedSecret::group(&()).as_ref())
+        && (es.metadata.uid.as_deref() == Some(r.uid.as_str())
+            || es.metadata.name.as_deref() == Some(r.name.as_str()))
+}
+
+/// The refusal for a Secret the controller will not take over.
+pub fn conflict_refusal(es: &EncryptedSecret, holder: &str) -> Refusal {
+    let name = es.metadata.name.as_deref().unwrap_or_default();
+    Refusal::new(
+        Reason::SecretConflict,
+        format!(
+            "a Secret named {name} already exists in this namespace and {holder}; the controller \
+             does not take over Secrets it did not create. Delete that Secret, rename the \
+             EncryptedSecret, or annotate the EncryptedSecret with {ADOPT_ANNOTATION}=\"true\" to \
+             let it take the Secret over"
+        ),
+    )
+}

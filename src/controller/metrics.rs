@@ -1,0 +1,130 @@
+//! The controller's Prometheus metrics, kept in atomics and rendered as text. Labels are
+//! reasons and outcomes only: never object names with values, never keys.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::reason::Reason;
+
+/// Counters and gauges, shared by all reconciles.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    by_reason: [AtomicU64; Reason::ALL.len()],
+    failures: AtomicU64,
+    secrets_written: AtomicU64,
+    reconcile_micros: AtomicU64,
+    reconciles: AtomicU64,
+    identities: AtomicU64,
+    leader: AtomicU64,
+}
+
+impl Metrics {
+    /// A reconcile that ended with `reason` (a refusal is an outcome, not a failure).
+    pub fn reconciled(&self, reason: Reason, took: Duration) {
+        let i = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        self.by_reason[i].fetch_add(1, Ordering::Relaxed);
+        self.timed(took);
+    }
+
+    /// A reconcile that failed for a transient reason and will be retried.
+    pub fn failed(&self, took: Duration) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        self.timed(took);
+    }
+
+    pub fn secret_written(&self) {
+        self.secrets_written.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_identities(&self, n: usize) {
+        self.identities.store(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(u64::from(leader), Ordering::Relaxed);
+    }
+
+    fn timed(&self, took: Duration) {
+        self.reconciles.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.reconcile_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# HELP sealgate_reconciles_total Reconciles by outcome reason.\n");
+        out.push_str("# TYPE sealgate_reconciles_total counter\n");
+        for (reason, n) in Reason::ALL.iter().zip(&self.by_reason) {
+            let _ = writeln!(out, "sealgate_reconciles_total{{reason=\"{reason}\"}} {}", get(n));
+        }
+        let simple = [
+            (
+                "sealgate_reconcile_failures_total",
+                "counter",
+                "Reconciles that failed transiently and were retried.",
+                get(&self.failures),
+            ),
+            (
+                "sealgate_secrets_written_total",
+                "counter",
+                "Secrets applied to the apiserver.",
+                get(&self.secrets_written),
+            ),
+            (
+                "sealgate_reconcile_duration_seconds_count",
+                "counter",
+                "Reconciles timed.",
+                get(&self.reconciles),
+            ),
+            (
+                "sealgate_keyring_identities",
+                "gauge",
+                "Age identities the controller can decrypt with.",
+                get(&self.identities),
+            ),
+            (
+                "sealgate_leader",
+                "gauge",
+                "1 while this replica holds the leader lease.",
+                get(&self.leader),
+            ),
+        ];
+        for (name, kind, help, value) in simple {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        let secs = get(&self.reconcile_micros) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "# HELP sealgate_reconcile_duration_seconds_sum Time spent reconciling.\n\
+             # TYPE sealgate_reconcile_duration_seconds_sum counter\n\
+             sealgate_reconcile_duration_seconds_sum {secs}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_show_up_by_reason() {
+        let m = Metrics::default();
+        m.reconciled(Reason::Materialized, Duration::from_millis(2));
+        m.reconciled(Reason::MacMismatch, Duration::from_millis(1));
+        m.reconciled(Reason::MacMismatch, Duration::from_millis(1));
+        m.failed(Duration::from_millis(1));
+        m.secret_written();
+        m.set_leader(true);
+        let text = m.render();
+        assert!(text.contains("sealgate_reconciles_total{reason=\"Materialized\"} 1\n"), "{text}");
+        assert!(text.contains("sealgate_reconciles_total{reason=\"MacMismatch\"} 2\n"), "{text}");
+        assert!(text.contains("sealgate_reconcile_failures_total 1\n"), "{text}");
+        assert!(text.contains("sealgate_secrets_written_total 1\n"), "{text}");
+        assert!(text.contains("sealgate_reconcile_duration_seconds_count 4\n"), "{text}");
+        assert!(text.contains("sealgate_leader 1\n"), "{text}");
+    }
+}

@@ -1,0 +1,62 @@
+//! `sealgate-controller`: the in-cluster controller's entry point.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sealgate::controller::config::LogFormat;
+use sealgate::controller::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Crds { output_dir }) = &cli.command {
+        return print_crds(output_dir.as_deref());
+    }
+    // One TLS provider, installed before any client exists (crates.md).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_logging(cli.run.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sealgate-controller: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(sealgate::controller::run(cli.run)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("sealgate-controller: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    // vaultrs and rustify log expected 404s at ERROR; kube's internals are noisy at INFO.
+    let filter = EnvFilter::try_from_env("SEALGATE_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,kube=warn,kube_runtime=warn,rustify=off,vaultrs=warn")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn print_crds(output_dir: Option<&std::path::Path>) -> ExitCode {
+    for (file, crd) in sealgate::crd::all() {
+        let yaml = sealgate::crd::to_yaml(&crd);
+        match output_dir {
+            None => print!("{yaml}"),
+            Some(dir) => {
+                let path = dir.join(file);
+                if let Err(e) = std::fs::write(&path, yaml) {
+                    eprintln!("sealgate-controller: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
