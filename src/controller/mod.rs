@@ -23,3 +23,6 @@ pub mod status;
 
 pub use config::{Cli, Command, ControllerConfig};
 pub use run::{RunError, run};
+
+#[cfg(test)]
+mod tests;

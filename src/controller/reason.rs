@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::format::file::FileError;
 use crate::keys::KeyError;
-use crate::seal::SealError;
+use crate::seal::{BindingError, SealError};
 
 /// The `Ready` condition's reason. Stable: dashboards and alerts match on these strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -114,9 +114,26 @@ impl Refusal {
         };
         let detail = match e {
             SealError::Decrypt { source, .. } => format!("{e}: {source}"),
+            SealError::Binding(b) => redacted_binding(b),
             _ => e.to_string(),
         };
         Refusal::new(reason, format!("{detail}; {advice}"))
+    }
+}
+
+/// A binding refusal without the binding itself: whoever can read the object's status need not
+/// learn where the file was really sealed for.
+fn redacted_binding(e: &BindingError) -> String {
+    match e {
+        BindingError::ScopeDisagrees { object, declared, bound, .. } => format!(
+            "{object} declares scope {declared} but its encrypted binding has scope {bound}: \
+             spec.scope was edited"
+        ),
+        BindingError::StrictMismatch { object, .. }
+        | BindingError::NamespaceMismatch { object, .. } => {
+            format!("{object} is not where this file was sealed for")
+        }
+        other => other.to_string(),
     }
 }
 

@@ -115,7 +115,7 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Context>) -> Result<Ac
     }
     let namespace = es.namespace().ok_or(Error::Incomplete("namespace"))?;
     let outcome = materialize(&es, &ctx, &namespace).await;
-    let result = match outcome {
+    match outcome {
         Ok(outcome) => {
             report(&es, &ctx, &namespace, &outcome).await?;
             ctx.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ObjectRef::from(&*es));
@@ -130,8 +130,7 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Context>) -> Result<Ac
             ctx.metrics.failed(started.elapsed());
             Err(e)
         }
-    };
-    result
+    }
 }
 
 /// Backoff for transient failures: 1 s, 2 s, 4 s … up to 5 min, per object.
