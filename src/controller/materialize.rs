@@ -49,6 +49,30 @@ pub fn sops_file_of(es: &EncryptedSecret) -> Result<SopsFile, Refusal> {
     SopsFile::parse(Format::Json, &bytes).map_err(|e| Refusal::from_file_error(&e))
 }
 
+/// Secret types the controller will not produce. `spec.template` is outside the MAC, so anyone
+/// who may edit an `EncryptedSecret` may change it; a service-account-token Secret would make
+/// the cluster mint a token for whichever ServiceAccount its annotations name.
+pub const REFUSED_SECRET_TYPES: [&str; 1] = ["kubernetes.io/service-account-token"];
+
+/// Refuses templates that would turn an `EncryptedSecret` edit into a privilege escalation.
+///
+/// # Errors
+/// [`Reason::InvalidSpec`] naming the field and what to use instead.
+pub fn check_template(opened: &OpenedSecret) -> Result<(), Refusal> {
+    let secret_type = opened.template.secret_type.as_str();
+    if REFUSED_SECRET_TYPES.contains(&secret_type) {
+        return Err(Refusal::new(
+            Reason::InvalidSpec,
+            format!(
+                "spec.template.type {secret_type} is refused: the cluster would fill such a \
+                 Secret with a ServiceAccount token, and the template is not protected by the \
+                 MAC; create token Secrets directly, not through sealgate"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The Secret to apply: same name and namespace, owned by its `EncryptedSecret`.
 pub struct DesiredSecret {
     pub meta: ObjectMeta,
@@ -197,4 +221,90 @@ pub fn conflict_refusal(es: &EncryptedSecret, holder: &str) -> Refusal {
              let it take the Secret over"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::{EncryptedSecretContent, EncryptedSecretSpec};
+
+    fn object(uid: &str, adopt: bool) -> EncryptedSecret {
+        let mut es = EncryptedSecret::new(
+            "db",
+            EncryptedSecretContent {
+                spec: EncryptedSecretSpec::default(),
+                sops: Default::default(),
+            },
+        );
+        es.metadata.namespace = Some("ns".into());
+        es.metadata.uid = Some(uid.into());
+        if adopt {
+            es.metadata.annotations =
+                Some([(ADOPT_ANNOTATION.to_owned(), "true".to_owned())].into_iter().collect());
+        }
+        es
+    }
+
+    fn owned_by(kind: &str, api_version: &str, name: &str, uid: &str) -> ObjectMeta {
+        ObjectMeta {
+            owner_references: Some(vec![OwnerReference {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                name: name.into(),
+                uid: uid.into(),
+                controller: Some(true),
+                block_owner_deletion: None,
+            }]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn ownership_is_decided_by_the_controller_reference() {
+        let es = object("u1", false);
+        assert_eq!(ownership(&es, None), Ownership::Absent);
+        let ours = owned_by("EncryptedSecret", "sealgate.dev/v1alpha1", "db", "u1");
+        assert_eq!(ownership(&es, Some(&ours)), Ownership::Owned);
+        // The same name re-created: a new uid, still ours.
+        let earlier = owned_by("EncryptedSecret", "sealgate.dev/v1alpha1", "db", "u0");
+        assert_eq!(ownership(&es, Some(&earlier)), Ownership::Owned);
+        let other_group = owned_by("EncryptedSecret", "evil.example/v1", "db", "u1");
+        assert!(matches!(ownership(&es, Some(&other_group)), Ownership::Foreign(_)));
+        let helm = owned_by("HelmRelease", "helm.toolkit.fluxcd.io/v2", "db", "h");
+        assert_eq!(
+            ownership(&es, Some(&helm)),
+            Ownership::Foreign("it is controlled by HelmRelease db".into())
+        );
+        let bare = ObjectMeta::default();
+        assert_eq!(
+            ownership(&es, Some(&bare)),
+            Ownership::Foreign("it was not created by sealgate".into())
+        );
+        assert_eq!(ownership(&object("u1", true), Some(&bare)), Ownership::Adopt);
+    }
+
+    #[test]
+    fn the_apply_body_is_json_with_every_value_base64_encoded() {
+        let mut data = BTreeMap::new();
+        data.insert("a\"quote".to_owned(), Zeroizing::new(vec![0u8, 255, 10]));
+        data.insert("b".to_owned(), Zeroizing::new(b"x".repeat(1000)));
+        data.insert("c".to_owned(), Zeroizing::new(b"ab".to_vec()));
+        let desired = DesiredSecret {
+            meta: ObjectMeta { name: Some("db".into()), ..ObjectMeta::default() },
+            secret_type: "Opaque".into(),
+            immutable: Some(true),
+            data,
+        };
+        let body = desired.to_apply_body();
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["kind"], "Secret");
+        assert_eq!(v["immutable"], true);
+        assert_eq!(v["metadata"]["name"], "db");
+        assert_eq!(v["data"]["a\"quote"], "AP8K");
+        assert_eq!(v["data"]["c"], "YWI=");
+        assert_eq!(STANDARD.decode(v["data"]["b"].as_str().unwrap()).unwrap(), b"x".repeat(1000));
+        assert!(body.capacity() >= body.len());
+        let debug = format!("{desired:?}");
+        assert!(!debug.contains("xxx") && debug.contains("\"b\""), "{debug}");
+    }
 }

@@ -17,7 +17,9 @@ use serde_json::json;
 
 use super::keys::ClusterKeyring;
 use super::leader::Leadership;
-use super::materialize::{Ownership, conflict_refusal, desired_secret, ownership, sops_file_of};
+use super::materialize::{
+    Ownership, check_template, conflict_refusal, desired_secret, ownership, sops_file_of,
+};
 use super::metrics::Metrics;
 use super::reason::{Reason, Refusal};
 use super::secret_api::{ApiError, apply_secret};
@@ -182,6 +184,9 @@ async fn materialize(
         Err(e) => return Ok(refused(Refusal::from_seal_error(&e), key_id)),
     };
     drop(key);
+    if let Err(r) = check_template(&opened) {
+        return Ok(refused(r, key_id));
+    }
     let desired = desired_secret(es, &opened);
     drop(opened);
 
@@ -202,7 +207,24 @@ async fn materialize(
         if !ctx.leadership.is_leader() {
             return Err(Error::NotLeader);
         }
-        let stored = apply_secret(&ctx.client, namespace, &name, desired.to_apply_body()).await?;
+        let stored = match apply_secret(&ctx.client, namespace, &name, desired.to_apply_body())
+            .await
+        {
+            Ok(stored) => stored,
+            // 422: the apiserver will refuse this Secret until something changes (an immutable
+            // Secret whose values changed, an invalid label from the template): not transient.
+            Err(ApiError::Status { code: 422, message }) => {
+                let r = Refusal::new(
+                    Reason::InvalidSpec,
+                    format!(
+                        "the apiserver refused the Secret: {message}; if the Secret is immutable, \
+                         delete it so that it can be re-created with the new values"
+                    ),
+                );
+                return Ok(refused(r, key_id));
+            }
+            Err(e) => return Err(e.into()),
+        };
         ctx.metrics.secret_written();
         tracing::info!(
             object = %object,

@@ -335,3 +335,49 @@ async fn an_apiserver_failure_is_a_retryable_error_and_no_status_is_written() {
     assert!(err.to_string().contains("etcd is down"), "{err}");
     assert_eq!(h.lines(), [format!("GET {SECRET_PATH}"), format!("PATCH {SECRET_PATH}")]);
 }
+
+#[tokio::test]
+async fn a_service_account_token_template_is_refused_without_a_write() {
+    let key = TestKey::generate();
+    let h = Harness::new(key.keyring(), fresh_cluster());
+    let mut es = sealed_object(&key, "payments", Scope::Strict);
+    // The template is outside the MAC: anyone who may edit the object may change it.
+    es.spec.spec.template.as_mut().unwrap().secret_type =
+        Some("kubernetes.io/service-account-token".into());
+
+    reconcile(Arc::new(es), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(h.lines(), [format!("PATCH {STATUS_PATH}"), format!("POST {EVENTS_PATH}")]);
+    let status = status_patch(&h);
+    assert_eq!(status["conditions"][0]["reason"], "InvalidSpec");
+    assert!(status["conditions"][0]["message"].as_str().unwrap().contains("service-account-token"));
+}
+
+#[tokio::test]
+async fn an_apply_the_apiserver_calls_invalid_is_a_refusal_not_a_retry_loop() {
+    let key = TestKey::generate();
+    let router: Router = Box::new(|method, path, body| match (method, path) {
+        ("GET", SECRET_PATH) => (404, status_body(404, "NotFound", "not found")),
+        ("PATCH", SECRET_PATH) => (
+            422,
+            status_body(
+                422,
+                "Invalid",
+                "Secret \"db-creds\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
+            ),
+        ),
+        ("PATCH", STATUS_PATH) => (200, stored_object()),
+        ("POST", EVENTS_PATH) => (201, body.clone()),
+        _ => (500, status_body(500, "InternalError", "unexpected")),
+    });
+    let h = Harness::new(key.keyring(), router);
+    let es = sealed_object(&key, "payments", Scope::Strict);
+
+    let action = reconcile(Arc::new(es), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(action, Action::await_change());
+    let status = status_patch(&h);
+    assert_eq!(status["conditions"][0]["reason"], "InvalidSpec");
+    let message = status["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains("immutable"), "{message}");
+}
