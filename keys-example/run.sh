@@ -6,9 +6,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 
-echo "== building sealgate"
-cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p sealgate-cli
+echo "== building sealgate and sealgate-controller"
+cargo build --quiet --locked --manifest-path "$root/Cargo.toml" -p sealgate-cli -p sealgate
 sealgate="$root/target/debug/sealgate"
+controller="$root/target/debug/sealgate-controller"
 
 # The example identity: public, worthless, for this demo only.
 export SOPS_AGE_KEY_FILE="$here/age-identity.txt"
@@ -24,6 +25,17 @@ echo "== unseal it again (checks the binding against payments/db-creds)"
 "$sealgate" unseal "$work/db-creds.sealed.yaml" > "$work/unsealed.yaml"
 cat "$work/unsealed.yaml"
 grep -q 'password: correct horse battery staple' "$work/unsealed.yaml"
+
+echo "== what the controller would make of it in the cluster (offline, values shown as sizes)"
+"$controller" render --identity age-identity.txt "$work/db-creds.sealed.yaml"
+echo "== and what it says when the same file is applied in another namespace"
+sed 's/^\( *\)namespace: payments$/\1namespace: attacker/' "$work/db-creds.sealed.yaml" > "$work/moved.yaml"
+if "$controller" render --identity age-identity.txt "$work/moved.yaml" 2> "$work/moved.err"; then
+  echo "a file moved to another namespace must be refused" >&2
+  exit 1
+fi
+cat "$work/moved.err"
+grep -q BindingMismatch "$work/moved.err"
 
 echo "== encrypt app-config.yaml with the rules in .sops.yaml, then decrypt it"
 "$sealgate" encrypt app-config.yaml > "$work/app-config.enc.yaml"

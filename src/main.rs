@@ -4,13 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sealgate::controller::config::LogFormat;
+use sealgate::controller::materialize;
 use sealgate::controller::{Cli, Command};
+use sealgate::keys::Keyring;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Crds { output_dir }) = &cli.command {
-        return print_crds(output_dir.as_deref());
+    match &cli.command {
+        Some(Command::Crds { output_dir }) => return print_crds(output_dir.as_deref()),
+        Some(Command::Render { identity, show_values, file }) => {
+            return render(identity, *show_values, file);
+        }
+        None => {}
     }
     // One TLS provider, installed before any client exists (crates.md).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -59,4 +65,43 @@ fn print_crds(output_dir: Option<&std::path::Path>) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn render(identity: &std::path::Path, show_values: bool, file: &std::path::Path) -> ExitCode {
+    let fail = |msg: String| {
+        eprintln!("sealgate-controller render: {msg}");
+        ExitCode::FAILURE
+    };
+    let keyring = match std::fs::read_to_string(identity) {
+        Ok(text) => {
+            let text = zeroize::Zeroizing::new(text);
+            match Keyring::from_identity_text(&text, &identity.display().to_string()) {
+                Ok(k) => k,
+                Err(e) => return fail(e.to_string()),
+            }
+        }
+        Err(e) => return fail(format!("cannot read {}: {e}", identity.display())),
+    };
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
+    };
+    let es = match materialize::object_from_manifest(&bytes) {
+        Ok(es) => es,
+        Err(e) => return fail(format!("{}: {e}", file.display())),
+    };
+    match materialize::render(&es, &keyring) {
+        Ok((desired, key_id)) => {
+            println!("{}", materialize::preview(&desired, show_values));
+            eprintln!(
+                "sealgate-controller render: {}: Materialized (data key unwrapped by {})",
+                file.display(),
+                key_id.as_deref().unwrap_or("?")
+            );
+            ExitCode::SUCCESS
+        }
+        Err((refusal, _)) => {
+            fail(format!("{}: {}: {}", file.display(), refusal.reason, refusal.message))
+        }
+    }
 }

@@ -26,6 +26,18 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<std::path::PathBuf>,
     },
+    /// Show the Secret the controller would make of an EncryptedSecret file, offline: the same
+    /// checks and decryption as in the cluster, with an identity file instead of key Secrets.
+    Render {
+        /// age identity file (AGE-SECRET-KEY-1… lines) to decrypt with.
+        #[arg(long, value_name = "FILE")]
+        identity: std::path::PathBuf,
+        /// Print the values (base64, as Secret.data holds them) instead of their sizes.
+        #[arg(long)]
+        show_values: bool,
+        /// The EncryptedSecret manifest (YAML or JSON), as it would be applied.
+        file: std::path::PathBuf,
+    },
 }
 
 /// How the controller runs. Connection: in-cluster, or the `KUBECONFIG` / `~/.kube/config`

@@ -14,7 +14,8 @@ use super::reason::{Reason, Refusal};
 use crate::crd::EncryptedSecret;
 use crate::format::file::SopsFile;
 use crate::format::store::Format;
-use crate::seal::{OpenedSecret, SecretValue};
+use crate::keys::{KeyRef, Keyring, UnwrapReport};
+use crate::seal::{self, OpenedSecret, SecretValue};
 
 /// Label on every Secret the controller writes; its watch selects on it.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -71,6 +72,73 @@ pub fn check_template(opened: &OpenedSecret) -> Result<(), Refusal> {
         ));
     }
     Ok(())
+}
+
+/// Reads an `EncryptedSecret` manifest file (YAML or JSON) the way the apiserver would store
+/// it: keys sorted, then typed.
+///
+/// # Errors
+/// A message saying what is wrong with the file.
+pub fn object_from_manifest(bytes: &[u8]) -> Result<EncryptedSecret, String> {
+    let docs = crate::format::store::parse_plain(Format::Yaml, bytes).map_err(|e| e.to_string())?;
+    let [doc] = docs.as_slice() else {
+        return Err(format!("expected one EncryptedSecret, found {} documents", docs.len()));
+    };
+    let json = crate::format::store::emit_plain(Format::Json, std::slice::from_ref(doc))
+        .map_err(|e| e.to_string())?;
+    let mut value: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
+    sort_json(&mut value);
+    serde_json::from_value(value).map_err(|e| format!("not an EncryptedSecret: {e}"))
+}
+
+/// Sorts every JSON object's keys, as the apiserver returns custom resources.
+pub fn sort_json(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut val) in entries {
+                sort_json(&mut val);
+                m.insert(k, val);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_json),
+        _ => {}
+    }
+}
+
+/// Everything between the object and the Secret, with no I/O: read the SOPS file, unwrap its
+/// data key with `keyring`, open it (binding first, then every value with the MAC), check the
+/// template, build the Secret. On success, also the public key that unwrapped the data key.
+///
+/// # Errors
+/// The refusal, with the key id when the data key was unwrapped.
+pub fn render(
+    es: &EncryptedSecret,
+    keyring: &Keyring,
+) -> Result<(DesiredSecret, Option<String>), (Refusal, Option<String>)> {
+    let namespace = es.metadata.namespace.as_deref().unwrap_or_default();
+    let name = es.metadata.name.as_deref().unwrap_or_default();
+    let file = sops_file_of(es).map_err(|r| (r, None))?;
+    let (key, report) =
+        keyring.unwrap_data_key(&file.metadata).map_err(|e| (Refusal::from_key_error(&e), None))?;
+    let key_id = recovered_key(&report);
+    let opened = seal::open(&file, &key, namespace, name)
+        .map_err(|e| (Refusal::from_seal_error(&e), key_id.clone()))?;
+    drop(key);
+    check_template(&opened).map_err(|r| (r, key_id.clone()))?;
+    Ok((desired_secret(es, &opened), key_id))
+}
+
+/// The public recipient that gave up the data key (for the status).
+fn recovered_key(report: &UnwrapReport) -> Option<String> {
+    report.groups.iter().flat_map(|g| &g.attempts).find(|a| a.result.is_ok()).map(|a| {
+        match &a.key {
+            KeyRef::Age { recipient } => recipient.clone(),
+            KeyRef::HcVault { uri } => uri.clone(),
+            KeyRef::Foreign { key_type, id } => format!("{key_type}:{id}"),
+        }
+    })
 }
 
 /// The Secret to apply: same name and namespace, owned by its `EncryptedSecret`.
@@ -159,6 +227,34 @@ impl DesiredSecret {
         debug_assert!(out.len() <= capacity, "the apply body outgrew its zeroizing buffer");
         out
     }
+}
+
+/// The Secret as YAML for a person to read: values as their sizes, or base64 with
+/// `show_values`.
+pub fn preview(desired: &DesiredSecret, show_values: bool) -> String {
+    let data: serde_json::Map<String, Value> = desired
+        .data
+        .iter()
+        .map(|(k, v)| {
+            let shown = if show_values {
+                STANDARD.encode(v.as_slice())
+            } else {
+                format!("<{} bytes>", v.len())
+            };
+            (k.clone(), Value::String(shown))
+        })
+        .collect();
+    let mut secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": desired.meta,
+        "type": desired.secret_type,
+        "data": data,
+    });
+    if let Some(immutable) = desired.immutable {
+        secret["immutable"] = Value::Bool(immutable);
+    }
+    serde_saphyr::to_string(&secret).unwrap_or_else(|e| format!("# cannot show the Secret: {e}"))
 }
 
 /// Who owns a Secret that has the name an `EncryptedSecret` wants.

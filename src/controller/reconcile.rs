@@ -17,16 +17,12 @@ use serde_json::json;
 
 use super::keys::ClusterKeyring;
 use super::leader::Leadership;
-use super::materialize::{
-    Ownership, check_template, conflict_refusal, desired_secret, ownership, sops_file_of,
-};
+use super::materialize::{Ownership, conflict_refusal, ownership, render};
 use super::metrics::Metrics;
 use super::reason::{Reason, Refusal};
 use super::secret_api::{ApiError, apply_secret};
 use super::status::{Outcome, current_reason, next_status};
 use crate::crd::EncryptedSecret;
-use crate::keys::{KeyRef, UnwrapReport};
-use crate::seal;
 
 /// How soon a refusal that a key change or a conflicting Secret's removal could cure is tried
 /// again (those changes are not all watched).
@@ -169,26 +165,11 @@ async fn materialize(
         key_id,
         secret_name: None,
     };
-    let file = match sops_file_of(es) {
-        Ok(f) => f,
-        Err(r) => return Ok(refused(r, None)),
-    };
     let keyring = ctx.keyring.current();
-    let (key, report) = match keyring.unwrap_data_key(&file.metadata) {
-        Ok(k) => k,
-        Err(e) => return Ok(refused(Refusal::from_key_error(&e), None)),
+    let (desired, key_id) = match render(es, &keyring) {
+        Ok(rendered) => rendered,
+        Err((r, key_id)) => return Ok(refused(r, key_id)),
     };
-    let key_id = recovered_key(&report);
-    let opened = match seal::open(&file, &key, namespace, &name) {
-        Ok(o) => o,
-        Err(e) => return Ok(refused(Refusal::from_seal_error(&e), key_id)),
-    };
-    drop(key);
-    if let Err(r) = check_template(&opened) {
-        return Ok(refused(r, key_id));
-    }
-    let desired = desired_secret(es, &opened);
-    drop(opened);
 
     let existing = ctx.existing_secret(namespace, &name).await?;
     if let Ownership::Foreign(holder) = ownership(es, existing.as_ref()) {
@@ -240,17 +221,6 @@ async fn materialize(
         message: format!("Secret {name} holds {} key(s): {}", keys.len(), keys.join(", ")),
         key_id,
         secret_name: Some(name),
-    })
-}
-
-/// The public recipient that gave up the data key (for the status).
-fn recovered_key(report: &UnwrapReport) -> Option<String> {
-    report.groups.iter().flat_map(|g| &g.attempts).find(|a| a.result.is_ok()).map(|a| {
-        match &a.key {
-            KeyRef::Age { recipient } => recipient.clone(),
-            KeyRef::HcVault { uri } => uri.clone(),
-            KeyRef::Foreign { key_type, id } => format!("{key_type}:{id}"),
-        }
     })
 }
 

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::controller::keys::ClusterKeyring;
 use crate::controller::leader::Leadership;
+use crate::controller::materialize::sort_json;
 use crate::controller::metrics::Metrics;
 use crate::controller::reconcile::Context;
 use crate::crd::EncryptedSecret;
@@ -83,22 +84,6 @@ pub fn sealed_object(key: &TestKey, namespace: &str, scope: Scope) -> EncryptedS
     es.metadata.generation = Some(1);
     es.metadata.resource_version = Some("100".into());
     es
-}
-
-/// Sorts every JSON object's keys, as the apiserver returns custom resources.
-pub fn sort_json(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            for (k, mut val) in entries {
-                sort_json(&mut val);
-                m.insert(k, val);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(sort_json),
-        _ => {}
-    }
 }
 
 /// One request the mocked apiserver received.
