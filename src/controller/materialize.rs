@@ -42,7 +42,7 @@ pub fn sops_file_of(es: &EncryptedSecret) -> Result<SopsFile, Refusal> {
             "namespace": es.metadata.namespace,
         },
         "spec": es.spec.spec,
-        "sops": Value::Object(es.spec.sops.clone()),
+        "sops": &es.spec.sops,
     });
     let bytes = serde_json::to_vec(&doc).map_err(|e| {
         Refusal::new(Reason::InvalidSpec, format!("the object cannot be serialized: {e}"))
@@ -88,7 +88,8 @@ pub fn object_from_manifest(bytes: &[u8]) -> Result<EncryptedSecret, String> {
         .map_err(|e| e.to_string())?;
     let mut value: Value = serde_json::from_slice(&json).map_err(|e| e.to_string())?;
     sort_json(&mut value);
-    serde_json::from_value(value).map_err(|e| format!("not an EncryptedSecret: {e}"))
+    let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("not an EncryptedSecret: {e}"))
 }
 
 /// Sorts every JSON object's keys, as the apiserver returns custom resources.
@@ -329,7 +330,7 @@ mod tests {
             "db",
             EncryptedSecretContent {
                 spec: EncryptedSecretSpec::default(),
-                sops: Default::default(),
+                sops: crate::crd::SopsBlock::from_json("{}".into()).unwrap(),
             },
         );
         es.metadata.namespace = Some("ns".into());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use kube::CustomResource;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::condition::Condition;
 
@@ -15,7 +15,7 @@ pub const ENC_VALUE_PATTERN: &str = r"^ENC\[AES256_GCM,data:[A-Za-z0-9+/]*={0,2}
 
 /// The object as the apiserver stores it: `spec` and the top-level `sops` block side by side
 /// (the derive's `no_spec` puts these fields at the top level of `EncryptedSecret`).
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
 #[kube(
     group = "sealgate.dev",
     version = "v1alpha1",
@@ -34,9 +34,48 @@ pub struct EncryptedSecretContent {
     /// What the Secret holds, encrypted.
     pub spec: EncryptedSecretSpec,
     /// The SOPS metadata block, exactly as `sops` and `sealgate seal` write it. Unknown fields
-    /// inside it are kept.
+    /// inside it are kept. Held as the raw JSON the apiserver sent: one compact allocation per
+    /// cached object, parsed only when the object is reconciled.
     #[schemars(schema_with = "sops_block_schema")]
-    pub sops: serde_json::Map<String, Value>,
+    pub sops: SopsBlock,
+}
+
+/// The `sops` block as compact JSON text. Read through a `Value` because serde's `flatten`
+/// (which `no_spec` uses) cannot hand a `RawValue` the original bytes.
+#[derive(Clone, Debug)]
+pub struct SopsBlock(Box<RawValue>);
+
+impl SopsBlock {
+    /// The block's JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// A block from JSON text.
+    ///
+    /// # Errors
+    /// When `json` is not a JSON object.
+    pub fn from_json(json: String) -> Result<SopsBlock, serde_json::Error> {
+        let raw = RawValue::from_string(json)?;
+        if !raw.get().trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("the sops block must be a map"));
+        }
+        Ok(SopsBlock(raw))
+    }
+}
+
+impl Serialize for SopsBlock {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SopsBlock {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SopsBlock, D::Error> {
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let text = serde_json::to_string(&map).map_err(serde::de::Error::custom)?;
+        SopsBlock::from_json(text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// `spec` of an `EncryptedSecret`. Field order is the sorted order in which the apiserver

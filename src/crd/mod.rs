@@ -7,7 +7,7 @@ mod encrypted_secret;
 pub use condition::Condition;
 pub use encrypted_secret::{
     ENC_VALUE_PATTERN, EncryptedSecret, EncryptedSecretContent, EncryptedSecretSpec,
-    EncryptedSecretStatus, ScopeName, SecretTemplate, TemplateMetadata,
+    EncryptedSecretStatus, ScopeName, SecretTemplate, SopsBlock, TemplateMetadata,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -79,7 +79,9 @@ pub fn sealed_object(key: &TestKey, namespace: &str, scope: Scope) -> EncryptedS
     let json = file.into_bytes_as(Format::Json).unwrap();
     let mut value: Value = serde_json::from_slice(&json).unwrap();
     sort_json(&mut value);
-    let mut es: EncryptedSecret = serde_json::from_value(value).unwrap();
+    // From bytes, as kube reads it (the raw `sops` block cannot come from a `Value`).
+    let mut es: EncryptedSecret =
+        serde_json::from_slice(&serde_json::to_vec(&value).unwrap()).unwrap();
     es.metadata.uid = Some("uid-1".into());
     es.metadata.generation = Some(1);
     es.metadata.resource_version = Some("100".into());
