@@ -57,6 +57,8 @@ pub struct Context {
     applied: Mutex<HashMap<ObjectRef<EncryptedSecret>, Applied>>,
     /// Per object: consecutive transient failures, for the backoff.
     failures: Mutex<HashMap<ObjectRef<EncryptedSecret>, u32>>,
+    /// The watched objects, to forget deleted ones in `applied` and `failures`.
+    objects: Option<Store<EncryptedSecret>>,
 }
 
 /// The state an apply left: the object's uid and generation, and the Secret's version after it.
@@ -85,6 +87,28 @@ impl Context {
             owned_secrets,
             applied: Mutex::default(),
             failures: Mutex::default(),
+            objects: None,
+        }
+    }
+
+    /// Lets the context forget what it remembered about objects that were deleted.
+    pub fn with_objects(mut self, objects: Store<EncryptedSecret>) -> Context {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// Drops entries for objects no longer watched, once the map has grown to twice their
+    /// number (so a long-running controller does not grow with deletions).
+    fn prune(&self) {
+        let Some(objects) = &self.objects else { return };
+        let live = objects.len();
+        let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+        if applied.len() > 2 * live + 64 {
+            applied.retain(|k, _| objects.get(k).is_some());
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|k, _| objects.get(k).is_some());
         }
     }
 
@@ -214,6 +238,7 @@ async fn materialize(
         );
         let applied = Applied { secret_version: stored.resource_version, ..wanted };
         ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).insert(object, applied);
+        ctx.prune();
     }
     let keys: Vec<&str> = desired.data.keys().map(String::as_str).collect();
     Ok(Outcome {

@@ -175,14 +175,17 @@ async fn lead(
             .reflect(es_writer)
             .touched_objects();
 
-        let ctx = Arc::new(Context::new(
-            client.clone(),
-            keyring.clone(),
-            leadership.clone(),
-            Recorder::new(client.clone(), reporter.clone()),
-            Arc::clone(metrics),
-            owned_reader.clone(),
-        ));
+        let ctx = Arc::new(
+            Context::new(
+                client.clone(),
+                keyring.clone(),
+                leadership.clone(),
+                Recorder::new(client.clone(), reporter.clone()),
+                Arc::clone(metrics),
+                owned_reader.clone(),
+            )
+            .with_objects(es_reader.clone()),
+        );
         let controller = Controller::for_stream(objects, es_reader.clone())
             .owns_stream(owned)
             .reconcile_all_on(watch_changes(keyring.subscribe()))
