@@ -20,16 +20,18 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         args.io.filename_override.as_deref(),
     )?;
     let out_format = args.io.output_type.map(io::to_format).unwrap_or(format);
-    if store::has_metadata(format, &input.bytes) {
-        return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
-    }
     // A binary file is one value: it is streamed rather than built into a document.
     let streamed = format == Format::Binary && out_format == Format::Binary;
     let docs = if streamed {
         Vec::new()
     } else {
-        store::parse_plain(format, &input.bytes)
-            .map_err(|e| report::file_error(&input.display, e.into()))?
+        // Parsed once: the check for metadata looks at the parsed documents.
+        let docs = store::parse_plain(format, &input.bytes)
+            .map_err(|e| report::file_error(&input.display, e.into()))?;
+        if store::documents_have_metadata(format, &docs) {
+            return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
+        }
+        docs
     };
     let rule_path = keysel::rule_path(input.path.as_deref(), args.io.filename_override.as_deref());
     let settings = keysel::encrypt_settings(
