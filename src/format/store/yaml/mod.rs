@@ -72,7 +72,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Document>, YamlError> {
     }
     let text = reader::decode(input)?;
     let mut composer =
-        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), text.len());
+        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), &text);
     let mut docs = Vec::new();
     loop {
         let mark = composer.arena.mark();
