@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     };
     let output = Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?;
     if streamed {
-        return output.write_stream(|w| {
+        return output.write_stream(false, |w| {
             SopsFile::encrypt_binary_to(&input.bytes, &key, params, Timestamp::now_utc(), w)
                 .map_err(|e| report::file_error(&input.display, e))
         });
@@ -61,7 +61,8 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     // one), then written as the output format.
     let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes =
-        file.into_bytes_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
-    output.write(&bytes, false)
+    // Written as it is produced: the encrypted text is several times the plaintext's size.
+    output.write_stream(false, |w| {
+        file.write_as(out_format, w).map_err(|e| report::file_error(&input.display, e))
+    })
 }

@@ -382,6 +382,19 @@ pub fn emit_encrypted_owned(
     }
 }
 
+/// [`emit_encrypted_owned`] for YAML, written to `out` as it is produced rather than built in
+/// memory first (an encrypted file is several times the size of its plaintext).
+pub fn write_yaml_encrypted(
+    mut docs: Vec<Document>,
+    metadata: &Map,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    for d in &mut docs {
+        d.push("sops", Node::Map(metadata.clone()));
+    }
+    yaml::emit_to(&docs, out)
+}
+
 /// One value on its own, exactly as `sops decrypt --extract` prints it in `format`: a string
 /// raw (no newline), a map as a whole plain document, anything else through the format's value
 /// encoder (JSON: indented, no newline; INI: compact JSON; dotenv and binary: an error).

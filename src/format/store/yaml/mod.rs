@@ -103,6 +103,16 @@ pub fn emit(docs: &[Document]) -> String {
     into_string(d.finish())
 }
 
+/// [`emit`] straight to `out`, in pieces, without holding the whole text in memory (for
+/// encrypted files: the pieces are not wiped).
+pub fn emit_to(docs: &[Document], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut d = dump::Dumper::to(out);
+    for doc in docs {
+        d.document(doc);
+    }
+    d.finish_to()
+}
+
 /// Emits one value on its own, as `sops decrypt --extract` prints a non-string value.
 pub fn emit_value(node: &Node) -> String {
     let mut d = dump::Dumper::new();
