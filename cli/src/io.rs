@@ -125,8 +125,12 @@ impl Output {
 
 impl Output {
     /// Streams the output through `produce` (for results too large to build in memory first).
-    /// Files are still replaced atomically.
-    pub fn write_stream(&self, produce: impl FnOnce(&mut dyn Write) -> CliResult) -> CliResult {
+    /// Files are still replaced atomically, with the same modes as [`Output::write`].
+    pub fn write_stream(
+        &self,
+        private: bool,
+        produce: impl FnOnce(&mut dyn Write) -> CliResult,
+    ) -> CliResult {
         match self {
             Output::Stdout => {
                 let stdout = std::io::stdout();
@@ -134,26 +138,14 @@ impl Output {
                 produce(&mut w)
             }
             Output::File(path) => {
-                let fail = |e: std::io::Error| {
-                    CliError::new(
-                        Code::CouldNotWriteOutput,
-                        format!("failed to write {}: {e}", path.display()),
-                    )
-                };
-                let dir = match path.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-                    _ => PathBuf::from("."),
-                };
-                let tmp = tempfile::Builder::new()
-                    .prefix(".sealgate-")
-                    .tempfile_in(&dir)
-                    .map_err(fail)?;
+                let fail = write_failure(path);
+                let tmp = temp_beside(path, private)?;
                 {
                     let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
                     produce(&mut w)?;
-                    w.flush().map_err(fail)?;
+                    w.flush().map_err(&fail)?;
                 }
-                tmp.as_file().sync_all().map_err(fail)?;
+                tmp.as_file().sync_all().map_err(&fail)?;
                 tmp.persist(path).map_err(|e| fail(e.error))?;
                 Ok(())
             }
@@ -161,12 +153,16 @@ impl Output {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
-/// crash never leaves a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {
-    let fail = |e: std::io::Error| {
+fn write_failure(path: &Path) -> impl Fn(std::io::Error) -> CliError + '_ {
+    move |e| {
         CliError::new(Code::CouldNotWriteOutput, format!("failed to write {}: {e}", path.display()))
-    };
+    }
+}
+
+/// A temporary file in the directory of `path`, to be renamed over it: mode 0600 when
+/// `private` (plaintext), else the mode of the file it replaces (0644 for a new one).
+fn temp_beside(path: &Path, private: bool) -> CliResult<tempfile::NamedTempFile> {
+    let fail = write_failure(path);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
         _ => PathBuf::from("."),
@@ -181,7 +177,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {
             ),
         ));
     }
-    let mut tmp = tempfile::Builder::new().prefix(".sealgate-").tempfile_in(&dir).map_err(fail)?;
+    let tmp = tempfile::Builder::new().prefix(".sealgate-").tempfile_in(&dir).map_err(&fail)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -190,9 +186,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {
         } else {
             std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644)
         };
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(fail)?;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode)).map_err(&fail)?;
     }
-    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(fail)?;
+    #[cfg(not(unix))]
+    let _ = private;
+    Ok(tmp)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
+/// crash never leaves a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> CliResult {
+    let fail = write_failure(path);
+    let mut tmp = temp_beside(path, private)?;
+    tmp.write_all(bytes).and_then(|_| tmp.as_file().sync_all()).map_err(&fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }

@@ -124,6 +124,71 @@ impl EncValue {
     }
 }
 
+/// An `ENC[...]` string decoded for decryption, borrowing its type tag: the ciphertext is
+/// decoded straight into the buffer that becomes the plaintext, so that decrypting a value
+/// costs one allocation (the many-values path; [`EncValue`] is the general form).
+pub struct Sealed<'a> {
+    /// Ciphertext, decrypted in place; wiped on drop.
+    data: Zeroizing<Vec<u8>>,
+    iv: [u8; IV_LEN],
+    /// Decoded IV length: 12, 16 or 32 are usable, anything else is refused on decryption.
+    iv_len: usize,
+    tag: [u8; TAG_LEN],
+    /// The `type:` field as written.
+    pub type_tag: &'a str,
+}
+
+impl<'a> Sealed<'a> {
+    /// Parses and decodes `s` exactly as strictly as [`EncValue::parse`].
+    pub fn parse(s: &'a str) -> Result<Sealed<'a>, CipherError> {
+        let inner = s
+            .strip_prefix("ENC[AES256_GCM,")
+            .and_then(|r| r.strip_suffix(']'))
+            .ok_or(CipherError::Malformed)?;
+        let mut parts = inner.split(',');
+        let mut field = |name: &str| -> Result<&'a str, CipherError> {
+            parts
+                .next()
+                .and_then(|p| p.strip_prefix(name))
+                .and_then(|p| p.strip_prefix(':'))
+                .ok_or(CipherError::Malformed)
+        };
+        let (data, iv, tag, type_tag) =
+            (field("data")?, field("iv")?, field("tag")?, field("type")?);
+        if parts.next().is_some() {
+            return Err(CipherError::Malformed);
+        }
+        let mut buffer = Zeroizing::new(Vec::new());
+        if !data.is_empty() {
+            B64.decode_vec(data, &mut buffer).map_err(|_| CipherError::Malformed)?;
+        }
+        let mut tag_buf = [0u8; TAG_LEN + 8];
+        let tag_len = B64.decode_slice(tag, &mut tag_buf).map_err(|_| CipherError::Malformed)?;
+        let tag: [u8; TAG_LEN] =
+            tag_buf[..tag_len].try_into().map_err(|_| CipherError::Malformed)?;
+        let mut iv_buf = [0u8; IV_LEN + 16];
+        let (iv, iv_len) = match B64.decode_slice(iv, &mut iv_buf) {
+            Ok(n) if n <= IV_LEN => {
+                let mut out = [0u8; IV_LEN];
+                out[..n].copy_from_slice(&iv_buf[..n]);
+                (out, n)
+            }
+            Ok(n) => ([0u8; IV_LEN], n),
+            // Too long for the buffer: only its length matters (it is refused).
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                ([0u8; IV_LEN], B64.decode(iv).map_err(|_| CipherError::Malformed)?.len())
+            }
+            Err(_) => return Err(CipherError::Malformed),
+        };
+        Ok(Sealed { data: buffer, iv, iv_len, tag, type_tag })
+    }
+
+    /// The IV when it is a 32-byte one (for IV reuse).
+    pub fn iv32(&self) -> Option<[u8; IV_LEN]> {
+        (self.iv_len == IV_LEN).then_some(self.iv)
+    }
+}
+
 /// `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`, built in one allocation.
 fn enc_string(data: &[u8], iv: &[u8], tag: &[u8], type_tag: &str) -> String {
     let b64_len = |n: usize| n.div_ceil(3) * 4;
@@ -206,6 +271,39 @@ impl ValueCipher {
     }
 }
 
+impl ValueCipher {
+    /// Decrypts a [`Sealed`] value in place and returns the plaintext (same checks and errors
+    /// as [`ValueCipher::decrypt`]).
+    pub fn open(&self, sealed: Sealed<'_>, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CipherError> {
+        use aes_gcm::aead::AeadInPlace;
+        let Sealed { mut data, iv, iv_len, tag, .. } = sealed;
+        let tag = GenericArray::from_slice(&tag);
+        let k = GenericArray::from_slice(self.key.as_bytes());
+        let out = match iv_len {
+            32 => self.gcm.decrypt_in_place_detached(
+                GenericArray::from_slice(&iv),
+                aad,
+                &mut data,
+                tag,
+            ),
+            12 => Aes256Gcm12::new(k).decrypt_in_place_detached(
+                GenericArray::from_slice(&iv[..12]),
+                aad,
+                &mut data,
+                tag,
+            ),
+            16 => Aes256Gcm16::new(k).decrypt_in_place_detached(
+                GenericArray::from_slice(&iv[..16]),
+                aad,
+                &mut data,
+                tag,
+            ),
+            n => return Err(CipherError::IvLength(n)),
+        };
+        out.map(|()| data).map_err(|_| CipherError::Authentication)
+    }
+}
+
 /// Encrypts one value under `key` (see [`ValueCipher::encrypt`]).
 pub fn encrypt(
     key: &DataKey,
@@ -265,6 +363,39 @@ mod tests {
         .unwrap();
         let v = EncValue::parse("ENC[AES256_GCM,data:oQOKj8vBk6Tbw5Ee,iv:AAdjDCIC7z8Vl5v0tIxsRCYGSz3krtLFZjfoz3078I8=,tag:8qBPjaPNSR4Dy2w37AAl7g==,type:str]").unwrap();
         assert_eq!(&*decrypt(&key, &v, b"service:name:").unwrap(), b"payments-api");
+    }
+
+    #[test]
+    fn sealed_decrypts_and_refuses_exactly_like_enc_value() {
+        let key = DataKey::generate();
+        let c = ValueCipher::new(&key);
+        let good = encrypt(&key, b"hunter2", b"a:", ValueType::Int, random_iv());
+        let opened = c.open(Sealed::parse(&good).unwrap(), b"a:").unwrap();
+        assert_eq!(&*opened, b"hunter2");
+        assert_eq!(Sealed::parse(&good).unwrap().type_tag, "int");
+        let iv = EncValue::parse(&good).unwrap().iv;
+        assert_eq!(Sealed::parse(&good).unwrap().iv32().map(|i| i.to_vec()), Some(iv));
+        let empty = encrypt(&key, b"", b"a:", ValueType::Str, random_iv());
+        assert_eq!(&*c.open(Sealed::parse(&empty).unwrap(), b"a:").unwrap(), b"");
+        let tag = "tag:AAAAAAAAAAAAAAAAAAAAAA==";
+        let long_iv =
+            format!("ENC[AES256_GCM,data:AA==,iv:{},{tag},type:str]", B64.encode([1u8; 60]));
+        let cases = [
+            good.clone(),
+            good.replace("ENC[AES256_GCM,data:", "ENC[AES256_GCM,data:!"),
+            good.replace(",iv:", ",iv:A"),
+            format!("ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAA,{tag},type:str]"),
+            format!("ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAA==,{tag},type:str]"),
+            format!("ENC[AES256_GCM,data:AA==,iv:AAAA,{tag},type:str]"),
+            long_iv,
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]".to_owned(),
+            "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==]".to_owned(),
+        ];
+        for case in &cases {
+            let general = EncValue::parse(case).and_then(|v| c.decrypt(&v, b"b:"));
+            let sealed = Sealed::parse(case).and_then(|v| c.open(v, b"b:"));
+            assert_eq!(sealed, general, "{case}");
+        }
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::cipher::{self, CipherError, DataKey, EncValue, IV_LEN, ValueCipher};
+use super::cipher::{self, CipherError, DataKey, EncValue, IV_LEN, Sealed, ValueCipher};
 use super::mac::MacHasher;
+use super::parallel::{self, AadArena};
 use super::rules::EncryptionRule;
 use super::scalar::{Scalar, ScalarError, ValueType};
 use super::tree::{Comment, Document, Item, Map, Node};
@@ -218,6 +219,9 @@ impl<'a> Walk<'a> {
 ///
 /// Unchanged values reuse the IV recorded in `stash` (when given), so that re-encrypting under
 /// the same key leaves their ciphertext byte-identical.
+///
+/// The walk decides each value and feeds the MAC in order; the values' AES-GCM and base64
+/// work is collected on the way and done afterwards, on several cores for large files.
 pub fn encrypt_documents(
     docs: &mut [Document],
     key: &DataKey,
@@ -226,11 +230,37 @@ pub fn encrypt_documents(
     stash: Option<&IvStash>,
 ) -> Result<String, TreeError> {
     let mut walk = Walk::new(rule, mac_only_encrypted, key);
+    let mut jobs = EncJobs::default();
     for doc in docs.iter_mut() {
         walk.start_document();
-        encrypt_map(&mut walk, doc, stash)?;
+        encrypt_map(&mut walk, doc, stash, &mut jobs)?;
     }
+    let (cipher, aads) = (&walk.cipher, &jobs.aads);
+    let done = parallel::run(&mut jobs.list, |job| -> Result<(), ()> {
+        let aad = aads.get(job.aad);
+        let bytes = job.scalar.canonical_bytes();
+        let iv = iv_for(stash, aad, job.ty, &bytes);
+        let enc = cipher.encrypt(&bytes, aad, job.ty, iv);
+        drop(bytes);
+        *job.scalar = Scalar::str(enc);
+        Ok(())
+    });
+    debug_assert!(done.is_ok(), "encrypting a value cannot fail");
     Ok(walk.mac.finish())
+}
+
+/// One value to encrypt once the walk is over.
+struct EncJob<'t> {
+    scalar: &'t mut Scalar,
+    aad: (usize, usize),
+    ty: ValueType,
+}
+
+/// The values a walk leaves to encrypt, in walk order.
+#[derive(Default)]
+struct EncJobs<'t> {
+    list: Vec<EncJob<'t>>,
+    aads: AadArena,
 }
 
 fn iv_for(stash: Option<&IvStash>, aad: &[u8], ty: ValueType, plaintext: &[u8]) -> [u8; IV_LEN] {
@@ -256,7 +286,12 @@ fn encrypt_comment(
     Ok(Some(enc))
 }
 
-fn encrypt_map(walk: &mut Walk, map: &mut Map, stash: Option<&IvStash>) -> Result<(), TreeError> {
+fn encrypt_map<'t>(
+    walk: &mut Walk,
+    map: &'t mut Map,
+    stash: Option<&IvStash>,
+    jobs: &mut EncJobs<'t>,
+) -> Result<(), TreeError> {
     walk.comments.push(Vec::new());
     for item in map.0.iter_mut() {
         match item {
@@ -268,7 +303,7 @@ fn encrypt_map(walk: &mut Walk, map: &mut Map, stash: Option<&IvStash>) -> Resul
             }
             Item::Entry(k, v) => {
                 let mark = walk.enter_key(k);
-                encrypt_node(walk, v, stash)?;
+                encrypt_node(walk, v, stash, jobs)?;
                 walk.leave_key(mark);
                 walk.clear_level();
             }
@@ -278,10 +313,11 @@ fn encrypt_map(walk: &mut Walk, map: &mut Map, stash: Option<&IvStash>) -> Resul
     Ok(())
 }
 
-fn encrypt_list(
+fn encrypt_list<'t>(
     walk: &mut Walk,
-    list: &mut [Node],
+    list: &'t mut [Node],
     stash: Option<&IvStash>,
+    jobs: &mut EncJobs<'t>,
 ) -> Result<(), TreeError> {
     walk.comments.push(Vec::new());
     for (i, node) in list.iter_mut().enumerate() {
@@ -293,7 +329,7 @@ fn encrypt_list(
                 *node = Node::str(enc);
             }
         } else {
-            encrypt_node(walk, node, stash)?;
+            encrypt_node(walk, node, stash, jobs)?;
             walk.clear_level();
         }
         walk.steps.pop();
@@ -302,14 +338,15 @@ fn encrypt_list(
     Ok(())
 }
 
-fn encrypt_node(
+fn encrypt_node<'t>(
     walk: &mut Walk,
-    node: &mut Node,
+    node: &'t mut Node,
     stash: Option<&IvStash>,
+    jobs: &mut EncJobs<'t>,
 ) -> Result<(), TreeError> {
     match node {
-        Node::Map(m) => encrypt_map(walk, m, stash),
-        Node::List(l) => encrypt_list(walk, l, stash),
+        Node::Map(m) => encrypt_map(walk, m, stash, jobs),
+        Node::List(l) => encrypt_list(walk, l, stash, jobs),
         Node::Comment(c) => {
             if let Some(enc) = encrypt_comment(walk, c.text(), stash)? {
                 *node = Node::str(enc);
@@ -327,22 +364,26 @@ fn encrypt_node(
                 }
                 return Ok(());
             }
+            if bytes.len() < PARALLEL_MAC_BYTES {
+                if hashed {
+                    walk.mac.update(&bytes);
+                }
+                drop(bytes);
+                let aad = jobs.aads.add(walk.leaf_aad());
+                jobs.list.push(EncJob { scalar, aad, ty });
+                return Ok(());
+            }
+            // A large value (the binary store's whole file): hash it for the MAC on another
+            // core while it is encrypted.
             let aad = walk.leaf_aad().to_vec();
             let iv = iv_for(stash, &aad, ty, &bytes);
             let (mac, cipher) = (&mut walk.mac, &walk.cipher);
-            let enc = if hashed && bytes.len() >= PARALLEL_MAC_BYTES {
-                // A large value (the binary store's whole file): hash it for the MAC on
-                // another core while it is encrypted.
-                std::thread::scope(|s| {
-                    s.spawn(|| mac.update(&bytes));
-                    cipher.encrypt(&bytes, &aad, ty, iv)
-                })
-            } else {
+            let enc = std::thread::scope(|s| {
                 if hashed {
-                    mac.update(&bytes);
+                    s.spawn(|| mac.update(&bytes));
                 }
                 cipher.encrypt(&bytes, &aad, ty, iv)
-            };
+            });
             drop(bytes);
             *scalar = Scalar::str(enc);
             Ok(())
@@ -377,6 +418,11 @@ pub fn decrypt_documents(
 
 /// [`decrypt_documents`], recording IVs for re-encryption only when `remember_ivs` is set
 /// (read-only decryption skips that work).
+///
+/// Unless the rule looks at comments, the walk only checks each value and collects it; the
+/// values are then decrypted (on several cores for large files) and a second walk feeds the
+/// MAC in order. A comment rule decides a value from the comments before it, which may be
+/// encrypted list comments, so then each value is decrypted as the walk reaches it.
 pub fn decrypt_documents_with(
     docs: &mut [Document],
     key: &DataKey,
@@ -386,17 +432,84 @@ pub fn decrypt_documents_with(
 ) -> Result<Decrypted, TreeError> {
     let mut walk = Walk::new(rule, mac_only_encrypted, key);
     let stash = IvStash { disabled: !remember_ivs, ..IvStash::default() };
-    let mut out = DecryptState { warnings: Vec::new(), stash };
+    let defer = !rule.uses_comments();
+    let mut out = DecryptState { warnings: Vec::new(), stash, defer, jobs: DecJobs::default() };
+    let mut stopped = None;
     for doc in docs.iter_mut() {
         walk.start_document();
-        decrypt_map(&mut walk, doc, &mut out)?;
+        if let Err(e) = decrypt_map(&mut walk, doc, &mut out) {
+            stopped = Some(e);
+            break;
+        }
     }
-    Ok(Decrypted { mac: walk.mac.finish(), warnings: out.warnings, stash: out.stash })
+    let DecryptState { warnings, mut stash, jobs: DecJobs { mut list, aads }, .. } = out;
+    let (cipher, remember) = (&walk.cipher, !stash.disabled);
+    let ran = parallel::run(&mut list, |job| -> Result<(), Fail> {
+        job.remembered = decrypt_value(job.node, cipher, aads.get(job.aad), remember)?;
+        Ok(())
+    });
+    if let Err((i, fail)) = ran {
+        // Values before the failing one are decrypted; the caller drops them all.
+        let failed: *const Node = &*list[i].node;
+        drop(list);
+        return Err(fail.into_error(path_of(docs, failed)));
+    }
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    for job in &mut list {
+        if let Some(r) = job.remembered.take() {
+            stash.ivs.insert(r.0, r.1);
+        }
+    }
+    drop(list);
+    if defer {
+        for doc in docs.iter() {
+            walk.start_document();
+            mac_map(&mut walk, doc);
+        }
+    }
+    Ok(Decrypted { mac: walk.mac.finish(), warnings, stash })
 }
 
-struct DecryptState {
+struct DecryptState<'t> {
     warnings: Vec<Warning>,
     stash: IvStash,
+    /// Collect values into `jobs` rather than decrypting them on the spot.
+    defer: bool,
+    jobs: DecJobs<'t>,
+}
+
+/// A value to decrypt once the walk is over.
+struct DecJob<'t> {
+    node: &'t mut Node,
+    aad: (usize, usize),
+    remembered: Remembered,
+}
+
+/// The values a walk leaves to decrypt, in walk order.
+#[derive(Default)]
+struct DecJobs<'t> {
+    list: Vec<DecJob<'t>>,
+    aads: AadArena,
+}
+
+/// A value's IV stash entry (slot and IV), when IVs are recorded.
+type Remembered = Option<Box<([u8; 32], [u8; IV_LEN])>>;
+
+/// Why a value did not decrypt, before the walk names its path.
+enum Fail {
+    Decrypt(CipherError),
+    BadPlaintext(ScalarError),
+}
+
+impl Fail {
+    fn into_error(self, path: String) -> TreeError {
+        match self {
+            Fail::Decrypt(source) => TreeError::Decrypt { path, source },
+            Fail::BadPlaintext(source) => TreeError::BadPlaintext { path, source },
+        }
+    }
 }
 
 /// Decrypts a comment's text when the rule says it is encrypted; `None` keeps it as written.
@@ -410,6 +523,8 @@ fn decrypt_comment(walk: &Walk, text: &str, out: &mut DecryptState) -> Option<St
     match plain {
         Some((v, p)) => match String::from_utf8(p.to_vec()) {
             Ok(s) => {
+                // Recorded before the values collected so far: should a comment and a value
+                // have the same path and text, the value's IV is the one kept.
                 if let Some(iv) = cipher::iv_of(&v) {
                     out.stash.remember(aad, ValueType::Comment, s.as_bytes(), iv);
                 }
@@ -424,7 +539,11 @@ fn decrypt_comment(walk: &Walk, text: &str, out: &mut DecryptState) -> Option<St
     }
 }
 
-fn decrypt_map(walk: &mut Walk, map: &mut Map, out: &mut DecryptState) -> Result<(), TreeError> {
+fn decrypt_map<'t>(
+    walk: &mut Walk,
+    map: &'t mut Map,
+    out: &mut DecryptState<'t>,
+) -> Result<(), TreeError> {
     walk.comments.push(Vec::new());
     for item in map.0.iter_mut() {
         match item {
@@ -446,10 +565,10 @@ fn decrypt_map(walk: &mut Walk, map: &mut Map, out: &mut DecryptState) -> Result
     Ok(())
 }
 
-fn decrypt_list(
+fn decrypt_list<'t>(
     walk: &mut Walk,
-    list: &mut [Node],
-    out: &mut DecryptState,
+    list: &'t mut [Node],
+    out: &mut DecryptState<'t>,
 ) -> Result<(), TreeError> {
     walk.comments.push(Vec::new());
     for (i, node) in list.iter_mut().enumerate() {
@@ -458,13 +577,13 @@ fn decrypt_list(
         if let Node::Comment(c) = node {
             walk.push_comment(c.text());
         }
-        decrypt_node(walk, node, out)?;
-        match node {
+        let became_comment = decrypt_node(walk, node, out)?;
+        match became_comment {
             // An encrypted list comment is written as a list item; once decrypted it is a
             // comment again and counts for the comment rules as it did when it was encrypted.
             // (sops 3.11 clears the comments here instead, so it cannot decrypt a value that an
             // encrypted list comment precedes: MAC mismatch on its own files.)
-            Node::Comment(c) if !is_comment => walk.push_comment(c.text()),
+            Some(text) if !is_comment => walk.push_comment(text),
             _ if !is_comment => walk.clear_level(),
             _ => {}
         }
@@ -474,44 +593,65 @@ fn decrypt_list(
     Ok(())
 }
 
-fn decrypt_node(walk: &mut Walk, node: &mut Node, out: &mut DecryptState) -> Result<(), TreeError> {
-    match node {
-        Node::Map(m) => decrypt_map(walk, m, out),
-        Node::List(l) => decrypt_list(walk, l, out),
-        Node::Comment(c) => {
-            if let Some(plain) = decrypt_comment(walk, c.text(), out) {
-                *c = Comment::new(plain);
-            }
-            Ok(())
+/// Decrypts or collects one node. Returns the text of the comment that a value decrypted to
+/// on the spot (an encrypted list comment), which counts for comment rules.
+fn decrypt_node<'t>(
+    walk: &mut Walk,
+    node: &'t mut Node,
+    out: &mut DecryptState<'t>,
+) -> Result<Option<&'t str>, TreeError> {
+    let is_value = match &*node {
+        Node::Map(_) | Node::List(_) | Node::Scalar(Scalar::Null) => false,
+        Node::Comment(_) | Node::Scalar(_) => true,
+    };
+    if !is_value {
+        match node {
+            Node::Map(m) => decrypt_map(walk, m, out)?,
+            Node::List(l) => decrypt_list(walk, l, out)?,
+            _ => {}
         }
-        Node::Scalar(scalar) => {
-            if matches!(scalar, Scalar::Null) {
-                return Ok(());
-            }
-            let encrypted = walk.decide(false);
-            if encrypted && let Some(replacement) = decrypt_leaf(walk, scalar, out)? {
-                *node = replacement;
-                return Ok(());
-            }
-            if (!walk.mac_only_encrypted || encrypted)
-                && let Node::Scalar(s) = node
-            {
-                walk.mac.update(&s.canonical_bytes());
-            }
-            Ok(())
-        }
+        return Ok(None);
     }
+    if let Node::Comment(c) = node {
+        if let Some(plain) = decrypt_comment(walk, c.text(), out) {
+            *c = Comment::new(plain);
+        }
+        return Ok(None);
+    }
+    let encrypted = walk.decide(false);
+    let Node::Scalar(scalar) = &*node else { return Ok(None) };
+    if encrypted && is_ciphertext(walk, scalar)? {
+        if out.defer {
+            let aad = out.jobs.aads.add(walk.leaf_aad());
+            out.jobs.list.push(DecJob { node, aad, remembered: None });
+            return Ok(None);
+        }
+        let remember = !out.stash.disabled;
+        let remembered = decrypt_value(node, &walk.cipher, walk.leaf_aad(), remember)
+            .map_err(|f| f.into_error(walk.path()))?;
+        if let Some(r) = remembered {
+            out.stash.ivs.insert(r.0, r.1);
+        }
+        return Ok(match &*node {
+            Node::Scalar(s) => {
+                walk.mac.update(&s.canonical_bytes());
+                None
+            }
+            Node::Comment(c) => Some(c.text()),
+            Node::Map(_) | Node::List(_) => None,
+        });
+    }
+    if !out.defer && (!walk.mac_only_encrypted || encrypted) {
+        walk.mac.update(&scalar.canonical_bytes());
+    }
+    Ok(None)
 }
 
-/// Decrypts one scalar in place; returns a replacement node when the value is an encrypted
-/// list comment.
-fn decrypt_leaf(
-    walk: &Walk,
-    scalar: &mut Scalar,
-    out: &mut DecryptState,
-) -> Result<Option<Node>, TreeError> {
+/// Checks a leaf the rule says is encrypted: true for an `ENC[...]` string to decrypt, false
+/// for the empty string (never encrypted); anything else is refused.
+fn is_ciphertext(walk: &Walk, scalar: &Scalar) -> Result<bool, TreeError> {
     let text = match scalar {
-        Scalar::Str(b) if b.is_empty() => return Ok(None),
+        Scalar::Str(b) if b.is_empty() => return Ok(false),
         Scalar::Str(b) => std::str::from_utf8(b)
             .map_err(|_| TreeError::NotEncrypted { path: walk.path(), found: "binary data" })?,
         Scalar::Int(_) | Scalar::Float(_) => {
@@ -523,37 +663,102 @@ fn decrypt_leaf(
         Scalar::Time(_) => {
             return Err(TreeError::NotEncrypted { path: walk.path(), found: "a clear timestamp" });
         }
-        Scalar::Null => return Ok(None),
+        Scalar::Null => return Ok(false),
     };
     if !EncValue::is_encrypted(text) {
         return Err(TreeError::NotEncrypted { path: walk.path(), found: "clear text" });
     }
-    let value =
-        EncValue::parse(text).map_err(|source| TreeError::Decrypt { path: walk.path(), source })?;
-    let ty = ValueType::parse(&value.type_tag)
-        .map_err(|source| TreeError::BadPlaintext { path: walk.path(), source })?;
-    let aad = walk.leaf_aad();
-    let plain = walk
-        .cipher
-        .decrypt(&value, aad)
-        .map_err(|source| TreeError::Decrypt { path: walk.path(), source })?;
+    Ok(true)
+}
+
+/// Decrypts one `ENC[...]` string node in place (checked by [`is_ciphertext`]); an encrypted
+/// list comment becomes a comment node again. Returns the value's IV stash entry when
+/// `remember` is set.
+fn decrypt_value(
+    node: &mut Node,
+    cipher: &ValueCipher,
+    aad: &[u8],
+    remember: bool,
+) -> Result<Remembered, Fail> {
+    let Node::Scalar(Scalar::Str(bytes)) = &*node else { return Ok(None) };
+    let text = std::str::from_utf8(bytes).map_err(|_| Fail::Decrypt(CipherError::Malformed))?;
+    let sealed = Sealed::parse(text).map_err(Fail::Decrypt)?;
+    let ty = ValueType::parse(sealed.type_tag).map_err(Fail::BadPlaintext)?;
+    let iv = sealed.iv32().filter(|_| remember);
+    let plain = cipher.open(sealed, aad).map_err(Fail::Decrypt)?;
     if ty == ValueType::Comment {
-        let text = String::from_utf8(plain.to_vec()).map_err(|_| TreeError::BadPlaintext {
-            path: walk.path(),
-            source: ScalarError::Malformed("comment"),
-        })?;
-        if let Some(iv) = cipher::iv_of(&value) {
-            out.stash.remember(aad, ty, text.as_bytes(), iv);
+        let text = String::from_utf8(plain.to_vec())
+            .map_err(|_| Fail::BadPlaintext(ScalarError::Malformed("comment")))?;
+        let remembered = iv.map(|iv| Box::new((IvStash::slot(aad, ty, text.as_bytes()), iv)));
+        *node = Node::Comment(Comment::new(text));
+        return Ok(remembered);
+    }
+    let typed = Scalar::from_plaintext(ty, plain).map_err(Fail::BadPlaintext)?;
+    let remembered = iv.map(|iv| Box::new((IvStash::slot(aad, ty, &typed.canonical_bytes()), iv)));
+    *node = Node::Scalar(typed);
+    Ok(remembered)
+}
+
+/// Feeds the MAC from decrypted documents, in walk order: every scalar but null, only the
+/// encrypted ones with `mac_only_encrypted`; comments never (nor decrypted list comments).
+/// For rules that do not look at comments, this is what the decrypting walk would have fed.
+fn mac_map(walk: &mut Walk, map: &Map) {
+    for (k, v) in map.entries() {
+        let mark = walk.enter_key(k);
+        mac_node(walk, v);
+        walk.leave_key(mark);
+    }
+}
+
+fn mac_node(walk: &mut Walk, node: &Node) {
+    match node {
+        Node::Map(m) => mac_map(walk, m),
+        Node::List(l) => l.iter().for_each(|n| mac_node(walk, n)),
+        Node::Comment(_) | Node::Scalar(Scalar::Null) => {}
+        Node::Scalar(s) => {
+            if !walk.mac_only_encrypted || walk.decide(false) {
+                walk.mac.update(&s.canonical_bytes());
+            }
         }
-        return Ok(Some(Node::Comment(Comment::new(text))));
     }
-    let typed = Scalar::from_plaintext(ty, plain)
-        .map_err(|source| TreeError::BadPlaintext { path: walk.path(), source })?;
-    if let Some(iv) = cipher::iv_of(&value) {
-        out.stash.remember(aad, ty, &typed.canonical_bytes(), iv);
+}
+
+/// The path of `target` in `docs`, as [`Walk::path`] names it (for the error of a value that
+/// failed after the walk).
+fn path_of(docs: &[Document], target: *const Node) -> String {
+    fn find(node: &Node, target: *const Node, path: &mut Vec<String>) -> bool {
+        if std::ptr::eq(node, target) {
+            return true;
+        }
+        match node {
+            Node::Map(m) => in_map(m, target, path),
+            Node::List(l) => l.iter().enumerate().any(|(i, n)| {
+                path.push(format!("[{i}]"));
+                let found = find(n, target, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Node::Scalar(_) | Node::Comment(_) => false,
+        }
     }
-    *scalar = typed;
-    Ok(None)
+    fn in_map(map: &Map, target: *const Node, path: &mut Vec<String>) -> bool {
+        map.entries().any(|(k, v)| {
+            path.push(format!("[{k:?}]"));
+            let found = find(v, target, path);
+            if !found {
+                path.pop();
+            }
+            found
+        })
+    }
+    let mut path = Vec::new();
+    if docs.iter().any(|d| in_map(d, target, &mut path)) && !path.is_empty() {
+        path.concat()
+    } else {
+        "the top level".to_owned()
+    }
 }
 
 /// The plaintext of every value, for tests and tools that compare trees: canonical bytes of
@@ -688,6 +893,88 @@ mod tests {
             assert_eq!(out.mac, mac_enc);
             assert_eq!(docs, plain);
         }
+    }
+
+    /// More values than [`parallel::MIN_PARALLEL_JOBS`], so that they are encrypted and
+    /// decrypted on several threads: clear keys, types, lists with comments and nulls.
+    fn large_document() -> Document {
+        let mut doc = Map::new();
+        for i in 0..1_500 {
+            let value = match i % 5 {
+                0 => Node::Scalar(Scalar::Int(i)),
+                1 => Node::List(vec![
+                    Node::str(format!("item {i}")),
+                    Node::Comment(Comment::new(format!(" comment {i}"))),
+                    Node::Scalar(Scalar::Null),
+                    Node::Scalar(Scalar::Bool(i % 2 == 0)),
+                ]),
+                _ => Node::str(format!("value {i}")),
+            };
+            let key = if i % 7 == 0 { format!("k{i}_unencrypted") } else { format!("k{i}") };
+            doc.push(key, value);
+        }
+        doc
+    }
+
+    #[test]
+    fn many_values_round_trip_on_several_threads_with_the_same_mac() {
+        let k = DataKey::generate();
+        for mac_only in [false, true] {
+            let plain = vec![large_document()];
+            let mut docs = plain.clone();
+            let mac_enc =
+                encrypt_documents(&mut docs, &k, &EncryptionRule::None, mac_only, None).unwrap();
+            assert!(docs[0].get("k2").unwrap().as_str().unwrap().starts_with("ENC[AES256_GCM,"));
+            assert_eq!(docs[0].get("k7_unencrypted").and_then(Node::as_str), Some("value 7"));
+            let encrypted = docs.clone();
+            let out = decrypt_documents(&mut docs, &k, &EncryptionRule::None, mac_only).unwrap();
+            assert_eq!(out.mac, mac_enc, "mac_only_encrypted = {mac_only}");
+            assert_eq!(docs, plain);
+            // Every IV is recorded: re-encrypting gives the same ciphertexts.
+            let mac_again =
+                encrypt_documents(&mut docs, &k, &EncryptionRule::None, mac_only, Some(&out.stash))
+                    .unwrap();
+            assert_eq!(mac_again, mac_enc);
+            assert_eq!(docs, encrypted);
+        }
+    }
+
+    #[test]
+    fn the_first_bad_value_in_order_is_reported_with_its_path() {
+        let k = DataKey::generate();
+        let mut docs = vec![large_document()];
+        encrypt_documents(&mut docs, &k, &EncryptionRule::None, false, None).unwrap();
+        // Swap two values late in the file (the last thread's chunk), then break an earlier one.
+        let (a, b) = (docs[0].get("k1402").unwrap().clone(), docs[0].get("k1403").unwrap().clone());
+        docs[0].insert("k1402", b);
+        docs[0].insert("k1403", a);
+        let mut late = docs.clone();
+        let err = decrypt_documents(&mut late, &k, &EncryptionRule::None, false).unwrap_err();
+        assert!(
+            matches!(&err, TreeError::Decrypt { path, source: CipherError::Authentication } if path == "[\"k1402\"]"),
+            "{err:?}"
+        );
+        let Some(Node::List(items)) = docs[0].get_mut("k1006") else { panic!("k1006 is a list") };
+        items[0] = Node::str("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]");
+        docs[0].insert("k1404", Node::str("clear"));
+        let err = decrypt_documents(&mut docs, &k, &EncryptionRule::None, false).unwrap_err();
+        assert!(
+            matches!(&err, TreeError::Decrypt { path, source: CipherError::Malformed } if path == "[\"k1006\"][0]"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_clear_value_after_the_collected_ones_is_reported_when_they_decrypt() {
+        let k = DataKey::generate();
+        let mut docs = vec![large_document()];
+        encrypt_documents(&mut docs, &k, &EncryptionRule::None, false, None).unwrap();
+        docs[0].insert("k1404", Node::str("clear"));
+        let err = decrypt_documents(&mut docs, &k, &EncryptionRule::None, false).unwrap_err();
+        assert_eq!(
+            err,
+            TreeError::NotEncrypted { path: "[\"k1404\"]".into(), found: "clear text" }
+        );
     }
 
     #[test]

@@ -108,6 +108,21 @@ impl SopsFile {
         Ok(store::emit_encrypted_owned(format, self.docs, &metadata)?)
     }
 
+    /// Writes the file in `format` to `out`, consuming it: byte for byte what
+    /// [`SopsFile::into_bytes_as`] returns, but YAML is written as it is produced instead of
+    /// being built in memory first. Other formats are built, then written.
+    pub fn write_as(self, format: Format, out: &mut dyn std::io::Write) -> Result<(), FileError> {
+        let failed = |e: std::io::Error| FileError::Write(e.to_string());
+        if format == Format::Yaml {
+            let metadata = self.metadata.to_tree();
+            store::write_yaml_encrypted(self.docs, &metadata, out).map_err(failed)?;
+        } else {
+            let bytes = self.into_bytes_as(format)?;
+            out.write_all(&bytes).map_err(failed)?;
+        }
+        out.flush().map_err(failed)
+    }
+
     /// Writes the file in another format (`--output-type` on an encrypted file).
     pub fn emit_as(&self, format: Format) -> Result<Vec<u8>, FileError> {
         Ok(store::emit_encrypted(format, &self.docs, &self.metadata.to_tree())?)

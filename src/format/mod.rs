@@ -6,6 +6,7 @@ pub mod engine;
 pub mod file;
 pub mod mac;
 pub mod metadata;
+pub mod parallel;
 pub mod path;
 pub mod rules;
 pub mod scalar;

@@ -20,16 +20,18 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
         args.io.filename_override.as_deref(),
     )?;
     let out_format = args.io.output_type.map(io::to_format).unwrap_or(format);
-    if store::has_metadata(format, &input.bytes) {
-        return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
-    }
     // A binary file is one value: it is streamed rather than built into a document.
     let streamed = format == Format::Binary && out_format == Format::Binary;
     let docs = if streamed {
         Vec::new()
     } else {
-        store::parse_plain(format, &input.bytes)
-            .map_err(|e| report::file_error(&input.display, e.into()))?
+        // Parsed once: the check for metadata looks at the parsed documents.
+        let docs = store::parse_plain(format, &input.bytes)
+            .map_err(|e| report::file_error(&input.display, e.into()))?;
+        if store::documents_have_metadata(format, &docs) {
+            return Err(report::file_error(&input.display, FileError::AlreadyEncrypted));
+        }
+        docs
     };
     let rule_path = keysel::rule_path(input.path.as_deref(), args.io.filename_override.as_deref());
     let settings = keysel::encrypt_settings(
@@ -50,7 +52,7 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     };
     let output = Output::choose(args.io.in_place, args.io.output.as_deref(), &input)?;
     if streamed {
-        return output.write_stream(|w| {
+        return output.write_stream(false, |w| {
             SopsFile::encrypt_binary_to(&input.bytes, &key, params, Timestamp::now_utc(), w)
                 .map_err(|e| report::file_error(&input.display, e))
         });
@@ -59,7 +61,8 @@ pub fn run(ctx: &Context, args: EncryptArgs) -> CliResult {
     // one), then written as the output format.
     let file = SopsFile::encrypt(format, docs, &key, params, None, Timestamp::now_utc())
         .map_err(|e| report::file_error(&input.display, e))?;
-    let bytes =
-        file.into_bytes_as(out_format).map_err(|e| report::file_error(&input.display, e))?;
-    output.write(&bytes, false)
+    // Written as it is produced: the encrypted text is several times the plaintext's size.
+    output.write_stream(false, |w| {
+        file.write_as(out_format, w).map_err(|e| report::file_error(&input.display, e))
+    })
 }

@@ -382,6 +382,19 @@ pub fn emit_encrypted_owned(
     }
 }
 
+/// [`emit_encrypted_owned`] for YAML, written to `out` as it is produced rather than built in
+/// memory first (an encrypted file is several times the size of its plaintext).
+pub fn write_yaml_encrypted(
+    mut docs: Vec<Document>,
+    metadata: &Map,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    for d in &mut docs {
+        d.push("sops", Node::Map(metadata.clone()));
+    }
+    yaml::emit_to(&docs, out)
+}
+
 /// One value on its own, exactly as `sops decrypt --extract` prints it in `format`: a string
 /// raw (no newline), a map as a whole plain document, anything else through the format's value
 /// encoder (JSON: indented, no newline; INI: compact JSON; dotenv and binary: an error).
@@ -425,17 +438,21 @@ fn kind_of(node: &Node) -> &'static str {
 }
 
 /// True when the input already carries sops metadata (sops refuses to encrypt it again, exit
-/// 203): a top-level `sops` key in the first document (YAML, JSON), a key starting with `sops_`
-/// (dotenv), a `[sops]` section (INI). Never for binary: sops wraps any file again. Input that
-/// does not parse has no metadata.
+/// 203): see [`documents_have_metadata`]. Input that does not parse has no metadata.
 pub fn has_metadata(format: Format, input: &[u8]) -> bool {
+    format != Format::Binary
+        && parse_plain(format, input).is_ok_and(|docs| documents_have_metadata(format, &docs))
+}
+
+/// True when parsed plaintext documents carry sops metadata: a top-level `sops` key in the
+/// first document (YAML, JSON), a key starting with `sops_` (dotenv), a `[sops]` section
+/// (INI). Never for binary: sops wraps any file again. Callers that parse the input anyway
+/// use this rather than [`has_metadata`], which parses it a second time.
+pub fn documents_have_metadata(format: Format, docs: &[Document]) -> bool {
+    let Some(first) = docs.first() else { return false };
     match format {
-        Format::Yaml => parse_yaml(input)
-            .is_ok_and(|docs| docs.first().is_some_and(|d| d.get("sops").is_some())),
-        Format::Json => json::parse(input).is_ok_and(|doc| doc.get("sops").is_some()),
-        Format::Dotenv => dotenv::parse(input)
-            .is_ok_and(|doc| doc.entries().any(|(k, _)| k.starts_with(dotenv::SOPS_PREFIX))),
-        Format::Ini => ini::parse(input).is_ok_and(|doc| doc.get("sops").is_some()),
+        Format::Yaml | Format::Json | Format::Ini => first.get("sops").is_some(),
+        Format::Dotenv => first.entries().any(|(k, _)| k.starts_with(dotenv::SOPS_PREFIX)),
         Format::Binary => false,
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct Node {
     pub kind: Kind,
     pub style: ScalarStyle,
     pub flow: bool,
+    /// The value is a range of the input rather than of the arena's own bytes.
+    in_input: bool,
     /// Index of the tag as written (resolved through `%TAG` directives), unless it is absent or
     /// `!`.
     tag: u32,
@@ -51,9 +53,11 @@ pub(super) struct Node {
     pub column: u32,
 }
 
-/// Every node of the stream read so far, and their text.
+/// Every node of the stream read so far, and their text: plain scalars as ranges of the
+/// input, other text copied into `bytes`.
 #[derive(Default)]
-pub(super) struct Arena {
+pub(super) struct Arena<'a> {
+    input: &'a [u8],
     nodes: Vec<Node>,
     bytes: Vec<u8>,
     tags: Vec<Box<str>>,
@@ -64,13 +68,14 @@ pub(super) struct Arena {
 #[derive(Clone, Copy)]
 pub(super) struct ArenaMark([usize; 4]);
 
-impl Arena {
-    /// Room for the nodes and text of `input_len` bytes of typical YAML, so that the arena does
-    /// not grow by copying (untouched capacity costs no memory).
-    pub fn with_capacity_for(input_len: usize) -> Self {
+impl<'a> Arena<'a> {
+    /// Room for the nodes and text of typical YAML `input`, so that the arena does not grow by
+    /// copying (untouched capacity costs no memory).
+    pub fn with_capacity_for(input: &'a [u8]) -> Self {
         Arena {
-            nodes: Vec::with_capacity(input_len / 24),
-            bytes: Vec::with_capacity(input_len / 2),
+            input,
+            nodes: Vec::with_capacity(input.len() / 24),
+            bytes: Vec::with_capacity(input.len() / 8),
             tags: Vec::new(),
             comments: Vec::new(),
         }
@@ -82,8 +87,8 @@ impl Arena {
 
     pub fn value(&self, id: NodeId) -> &[u8] {
         let n = self.node(id);
-        let start = n.value_start as usize;
-        &self.bytes[start..start + n.value_len as usize]
+        let range = n.value_start as usize..(n.value_start + n.value_len) as usize;
+        if n.in_input { &self.input[range] } else { &self.bytes[range] }
     }
 
     pub fn tag(&self, id: NodeId) -> Option<&str> {
@@ -138,6 +143,20 @@ impl Arena {
         std::mem::take(&mut self.comments_mut(id).foot)
     }
 
+    /// Sets a scalar's value: its source range when it is the source text as is (checked by
+    /// the scanner), else a copy.
+    fn set_scalar_value(&mut self, id: NodeId, value: &[u8], span: Option<(u32, u32)>) {
+        match span {
+            Some((start, end)) if self.input.get(start as usize..end as usize) == Some(value) => {
+                let n = &mut self.nodes[id as usize];
+                n.in_input = true;
+                n.value_start = start;
+                n.value_len = end - start;
+            }
+            _ => self.set_value(id, value),
+        }
+    }
+
     fn set_value(&mut self, id: NodeId, value: &[u8]) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(value);
@@ -172,7 +191,7 @@ impl Arena {
 }
 
 pub(super) struct Children<'a> {
-    arena: &'a Arena,
+    arena: &'a Arena<'a>,
     next: u32,
 }
 
@@ -195,7 +214,7 @@ pub(super) const MAX_DEPTH: usize = 256;
 pub(super) struct Composer<'a> {
     parser: Parser<'a>,
     event: Option<Event>,
-    pub arena: Arena,
+    pub arena: Arena<'a>,
     anchors: HashMap<Vec<u8>, NodeId>,
     /// How many anchors were defined, redefinitions included.
     anchors_defined: usize,
@@ -222,11 +241,12 @@ fn event_name(t: EventType) -> &'static str {
 }
 
 impl<'a> Composer<'a> {
-    pub fn new(parser: Parser<'a>, input_len: usize) -> Self {
+    /// Composes the events of `parser`, which reads `input`.
+    pub fn new(parser: Parser<'a>, input: &'a [u8]) -> Self {
         Composer {
             parser,
             event: None,
-            arena: Arena::with_capacity_for(input_len),
+            arena: Arena::with_capacity_for(input),
             anchors: HashMap::new(),
             anchors_defined: 0,
             started: false,
@@ -314,6 +334,7 @@ impl<'a> Composer<'a> {
             kind,
             style,
             flow: e.is_some_and(|e| e.flow),
+            in_input: false,
             tag,
             value_start: 0,
             value_len: 0,
@@ -436,7 +457,7 @@ impl<'a> Composer<'a> {
         let n = self.push(Kind::Scalar, style);
         self.anchor(n);
         let event = self.expect(EventType::Scalar)?;
-        self.arena.set_value(n, &event.value);
+        self.arena.set_scalar_value(n, &event.value, event.span);
         Ok(n)
     }
 

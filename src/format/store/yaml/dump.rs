@@ -13,9 +13,16 @@ use super::scanner::ScalarStyle;
 use crate::format::scalar::{Scalar, format_float_go_g};
 use crate::format::tree::{Comment, Item, Map, Node};
 
-pub(super) struct Dumper {
+pub(super) struct Dumper<'w> {
     emitter: Emitter,
+    /// Where output goes as it is produced, when it is not collected in memory.
+    sink: Option<&'w mut dyn std::io::Write>,
+    /// The first write error; nothing more is written after it.
+    failed: Option<std::io::Error>,
 }
+
+/// Output is handed to a sink in pieces of about this size.
+const DRAIN_BYTES: usize = 1 << 16;
 
 /// A scalar as sops's YAML encoder presents it: text, explicit tag (long form) and style.
 pub(super) struct Presented<'a> {
@@ -222,10 +229,17 @@ fn event(typ: EventType) -> Event {
     Event { typ, implicit: true, ..Event::default() }
 }
 
-impl Dumper {
+impl<'w> Dumper<'w> {
     pub fn new() -> Self {
-        let mut d = Dumper { emitter: Emitter::new(4) };
+        let mut d = Dumper { emitter: Emitter::new(4), sink: None, failed: None };
         d.emitter.emit(event(EventType::StreamStart));
+        d
+    }
+
+    /// A dumper that writes to `sink` as it goes (see [`Dumper::finish_to`]).
+    pub fn to(sink: &'w mut dyn std::io::Write) -> Self {
+        let mut d = Dumper::new();
+        d.sink = Some(sink);
         d
     }
 
@@ -233,6 +247,29 @@ impl Dumper {
         self.emitter.clear_open_ended();
         self.emitter.emit(event(EventType::StreamEnd));
         self.emitter.out
+    }
+
+    /// Ends the stream and writes what is left to the sink.
+    pub fn finish_to(mut self) -> std::io::Result<()> {
+        self.emitter.clear_open_ended();
+        self.emitter.emit(event(EventType::StreamEnd));
+        self.drain(0);
+        self.failed.map_or(Ok(()), Err)
+    }
+
+    /// Hands the output written so far to the sink once there is at least `min` of it. The
+    /// emitter only ever appends to its output, so it can be emptied between events.
+    fn drain(&mut self, min: usize) {
+        if let Some(sink) = self.sink.as_mut()
+            && self.emitter.out.len() >= min
+        {
+            if self.failed.is_none()
+                && let Err(e) = sink.write_all(&self.emitter.out)
+            {
+                self.failed = Some(e);
+            }
+            self.emitter.out.clear();
+        }
     }
 
     /// One document whose root is the mapping `map` (sops's `EmitPlainFile`).
@@ -328,6 +365,7 @@ impl Dumper {
                     seen_entry = true;
                     self.key(key, key_head);
                     self.node(value, &[], Vec::new());
+                    self.drain(DRAIN_BYTES);
                 }
             }
         }

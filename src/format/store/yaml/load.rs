@@ -16,7 +16,7 @@ use crate::format::tree::{Comment, Item, Map, Node};
 type Result<T = ()> = std::result::Result<T, YamlError>;
 
 pub(super) struct Loader<'a> {
-    arena: &'a Arena,
+    arena: &'a Arena<'a>,
     decode_count: usize,
     alias_count: usize,
     alias_depth: usize,
@@ -25,7 +25,7 @@ pub(super) struct Loader<'a> {
     depth: usize,
 }
 
-fn error_at(arena: &Arena, id: NodeId, message: String) -> YamlError {
+fn error_at(arena: &Arena<'_>, id: NodeId, message: String) -> YamlError {
     let n = arena.node(id);
     YamlError { line: n.line as usize, column: n.column as usize, message }
 }
@@ -67,7 +67,7 @@ fn comment_lines(text: &[u8]) -> impl Iterator<Item = Comment> + '_ {
 }
 
 impl<'a> Loader<'a> {
-    pub fn new(arena: &'a Arena) -> Self {
+    pub fn new(arena: &'a Arena<'a>) -> Self {
         Loader {
             arena,
             decode_count: 0,

@@ -72,7 +72,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Document>, YamlError> {
     }
     let text = reader::decode(input)?;
     let mut composer =
-        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), text.len());
+        compose::Composer::new(parser::Parser::new(scanner::Scanner::new(&text)), &text);
     let mut docs = Vec::new();
     loop {
         let mark = composer.arena.mark();
@@ -101,6 +101,16 @@ pub fn emit(docs: &[Document]) -> String {
         d.document(doc);
     }
     into_string(d.finish())
+}
+
+/// [`emit`] straight to `out`, in pieces, without holding the whole text in memory (for
+/// encrypted files: the pieces are not wiped).
+pub fn emit_to(docs: &[Document], out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut d = dump::Dumper::to(out);
+    for doc in docs {
+        d.document(doc);
+    }
+    d.finish_to()
 }
 
 /// Emits one value on its own, as `sops decrypt --extract` prints a non-string value.

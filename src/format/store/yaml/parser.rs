@@ -36,6 +36,8 @@ pub(super) struct Event {
     pub comments: Option<Box<EventComments>>,
     /// Only set by the encoder: the emitter's analysis of `value`, already computed.
     pub analysis: Option<super::emitter::ScalarAnalysis>,
+    /// A scalar's source range when `value` is its source text as is (see `Token::span`).
+    pub span: Option<(u32, u32)>,
 }
 
 /// The comments an event carries.
@@ -470,6 +472,7 @@ impl<'a> Parser<'a> {
             }
             self.pop_state();
             let value = std::mem::take(&mut self.head().value);
+            let span = self.head().span;
             let mut event = Event {
                 typ: EventType::Scalar,
                 start_mark,
@@ -479,6 +482,7 @@ impl<'a> Parser<'a> {
                 implicit: plain_implicit,
                 quoted_implicit,
                 scalar_style: style,
+                span,
                 ..Event::default()
             };
             self.set_event_comments(&mut event);

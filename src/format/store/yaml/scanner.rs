@@ -61,6 +61,9 @@ pub(super) struct Token {
     pub style: ScalarStyle,
     pub major: i8,
     pub minor: i8,
+    /// For a scalar whose value is its source text as is (a plain scalar on one line): the
+    /// byte range of that text in the input, so that it need not be copied again.
+    pub span: Option<(u32, u32)>,
 }
 
 /// A comment block as the scanner found it, before the parser hands it to an event.
@@ -1703,6 +1706,8 @@ impl<'a> Scanner<'a> {
         let indent = self.indent + 1;
         let start_mark = self.mark;
         let mut end_mark = self.mark;
+        let start_pos = self.pos;
+        let mut end_pos = self.pos;
 
         loop {
             if self.mark.column == 0
@@ -1754,6 +1759,7 @@ impl<'a> Scanner<'a> {
                     self.read(&mut s);
                 }
                 end_mark = self.mark;
+                end_pos = self.pos;
             }
 
             if !(is_blank(self.buf, self.pos) || is_break(self.buf, self.pos)) {
@@ -1791,12 +1797,16 @@ impl<'a> Scanner<'a> {
         if leading_blanks {
             self.simple_key_allowed = true;
         }
+        let span = (self.buf.get(start_pos..end_pos) == Some(s.as_slice()))
+            .then(|| Some((u32::try_from(start_pos).ok()?, u32::try_from(end_pos).ok()?)))
+            .flatten();
         Ok(Token {
             typ: TokenType::Scalar,
             start_mark,
             end_mark,
             value: s,
             style: ScalarStyle::Plain,
+            span,
             ..Token::default()
         })
     }
