@@ -283,6 +283,21 @@ pub struct SealArgs {
     /// A file of recipients, one per line (# comments allowed), as `age -R` reads.
     #[arg(long, env = "SEALGATE_RECIPIENTS_FILE", value_name = "PATH")]
     pub recipients_file: Vec<PathBuf>,
+    /// Also seal to the cluster controller's newest recipient, read from its
+    /// `sealgate-recipients` ConfigMap through your kubeconfig (no Secret access needed).
+    #[arg(long, env = "SEALGATE_FROM_CLUSTER")]
+    pub from_cluster: bool,
+    /// Namespace of the sealgate controller, for --from-cluster.
+    #[arg(
+        long,
+        env = "SEALGATE_CONTROLLER_NAMESPACE",
+        default_value = sealgate::controller::config::DEFAULT_CONTROLLER_NAMESPACE,
+        value_name = "NAMESPACE"
+    )]
+    pub controller_namespace: String,
+    /// kubeconfig context for --from-cluster (default: the current context).
+    #[arg(long, value_name = "NAME", requires = "from_cluster")]
+    pub context: Option<String>,
     /// Write the sealed manifests here instead of standard output.
     #[arg(long, env = "SEALGATE_OUTPUT", value_name = "PATH")]
     pub output: Option<String>,

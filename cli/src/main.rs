@@ -1,6 +1,7 @@
 //! `sealgate`: seal Kubernetes secrets for Git. A drop-in for the common sops workflow.
 
 mod args;
+mod cluster;
 mod commands;
 mod exit;
 mod io;

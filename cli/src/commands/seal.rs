@@ -14,7 +14,7 @@ use super::Context;
 use crate::args::{RecipientArgs, RuleArgs, ScopeArg, SealArgs, UnsealArgs};
 use crate::exit::{CliError, CliResult, Code, chain};
 use crate::io::{Input, Output};
-use crate::{keysel, report};
+use crate::{cluster, keysel, report};
 
 /// Maps a sealing error to its exit code: bindings 65, input that is not a valid Secret 66,
 /// decryption failures as `decrypt` reports them.
@@ -55,7 +55,7 @@ fn scope_of(s: ScopeArg) -> Scope {
     }
 }
 
-/// Recipients: `--age` and `--recipients-file`, else the `.sops.yaml` rule for `rule_path`.
+/// Recipients: `--age`, `--recipients-file` and `--from-cluster`'s, else the `.sops.yaml` rule for `rule_path`.
 fn recipients(
     ctx: &Context,
     args: &SealArgs,
@@ -75,6 +75,13 @@ fn recipients(
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
                 .map(str::to_owned),
         );
+    }
+    if args.from_cluster {
+        let source = cluster::ClusterSource {
+            namespace: &args.controller_namespace,
+            context: args.context.as_deref(),
+        };
+        age.push(cluster::newest_recipient(&source)?);
     }
     let flags = RecipientArgs { age, ..RecipientArgs::default() };
     let settings =
