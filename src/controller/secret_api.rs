@@ -79,8 +79,8 @@ pub async fn apply_secret(
         .map_err(|e| ApiError::Body(format!("not a Secret: {e}")))
 }
 
-/// Reads a whole body into a zeroizing buffer.
-async fn read_zeroizing(mut body: Body) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+/// Reads a whole body into a zeroizing buffer, growing it by copy so no old buffer is left.
+pub(crate) async fn read_zeroizing(mut body: Body) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     let mut out = Zeroizing::new(Vec::new());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::Body(e.to_string()))?;

@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use http::{Request, header};
-use http_body_util::BodyExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
@@ -70,7 +69,7 @@ pub async fn create_key_secret(
     };
     let response = client.send(request).await.map_err(create)?;
     let status = response.status();
-    let answer = read_zeroizing(response.into_body()).await;
+    let answer = crate::controller::secret_api::read_zeroizing(response.into_body()).await;
     if status.is_success() {
         return Ok(());
     }
@@ -105,21 +104,4 @@ pub async fn apply_recipients(
     .await
     .map_err(|source| KeyApiError::Publish { namespace: namespace.to_owned(), source })?;
     Ok(())
-}
-
-/// Reads a whole body into a zeroizing buffer, growing it by copy so no old buffer is left.
-async fn read_zeroizing(mut body: Body) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut out = Zeroizing::new(Vec::new());
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| e.to_string())?;
-        if let Some(chunk) = frame.data_ref() {
-            if out.capacity() - out.len() < chunk.len() {
-                let mut bigger = Zeroizing::new(Vec::with_capacity((out.len() + chunk.len()) * 2));
-                bigger.extend_from_slice(&out);
-                out = bigger;
-            }
-            out.extend_from_slice(chunk);
-        }
-    }
-    Ok(out)
 }
