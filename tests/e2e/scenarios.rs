@@ -158,6 +158,9 @@ pub async fn moved_namespace_is_refused(env: Arc<Env>) -> R {
     ensure(there.is_none(), || format!("a Secret {}/{} was written", env.ns_b, plain.name))
 }
 
+/// A tampering: what it is, the reasons that may report it, and the edit.
+type TamperCase = (&'static str, &'static [&'static str], fn(&mut Value) -> R);
+
 /// (e) Tampered ciphertext is refused and the existing Secret is left exactly as it was.
 pub async fn tampering_is_refused_and_writes_nothing(env: Arc<Env>) -> R {
     let recipient = env.recipient().await?;
@@ -165,7 +168,7 @@ pub async fn tampering_is_refused_and_writes_nothing(env: Arc<Env>) -> R {
     let sealed = seal_in_process(&plain, &recipient)?;
     let secrets = secret_api(&env.client, &env.ns_a);
 
-    let cases: [(&str, &[&str], fn(&mut Value) -> R); 3] = [
+    let cases: [TamperCase; 3] = [
         ("two values swapped", &["DecryptFailed", "MacMismatch"], swap_values),
         ("a ciphertext byte changed", &["DecryptFailed", "MacMismatch"], flip_ciphertext),
         ("an encrypted value removed", &["MacMismatch"], remove_value),
