@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    FieldsV1, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+};
 use kube::Resource;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -306,6 +308,47 @@ fn is_owner(r: &OwnerReference, es: &EncryptedSecret) -> bool {
             || es.metadata.name.as_deref() == Some(r.name.as_str()))
 }
 
+/// Fields of a Secret that decide what it holds: another manager owning one of them means
+/// a hand edit (or another tool) changed the values, the type or immutability.
+const VALUE_FIELDS: [&str; 4] = ["f:data", "f:stringData", "f:type", "f:immutable"];
+
+/// The first field manager other than the controller that owns values of the Secret (from
+/// its `managedFields`). Server-side apply would leave such fields in place (a key added by
+/// hand, say), so the controller replaces the whole Secret instead.
+pub fn foreign_value_owner(meta: &ObjectMeta) -> Option<String> {
+    meta.managed_fields.iter().flatten().find_map(|entry| {
+        let manager = entry.manager.as_deref().unwrap_or("");
+        let fields = entry.fields_v1.as_ref()?.0.as_object()?;
+        let owns_values = VALUE_FIELDS.iter().any(|f| fields.contains_key(*f));
+        (manager != FIELD_MANAGER && owns_values).then(|| manager.to_owned())
+    })
+}
+
+/// Keeps only what [`foreign_value_owner`] needs of `managedFields` (for the watch cache): the
+/// entries of other managers that own values, with their manager and fields.
+pub fn trim_managed_fields(meta: &mut ObjectMeta) {
+    let Some(entries) = meta.managed_fields.take() else { return };
+    let kept: Vec<ManagedFieldsEntry> = entries
+        .into_iter()
+        .filter(|e| e.manager.as_deref() != Some(FIELD_MANAGER))
+        .filter_map(|e| {
+            let fields = e.fields_v1?.0;
+            let values: serde_json::Map<String, Value> = fields
+                .as_object()?
+                .iter()
+                .filter(|(k, _)| VALUE_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (!values.is_empty()).then(|| ManagedFieldsEntry {
+                manager: e.manager,
+                fields_v1: Some(FieldsV1(Value::Object(values))),
+                ..ManagedFieldsEntry::default()
+            })
+        })
+        .collect();
+    meta.managed_fields = (!kept.is_empty()).then_some(kept);
+}
+
 /// The refusal for a Secret the controller will not take over.
 pub fn conflict_refusal(es: &EncryptedSecret, holder: &str) -> Refusal {
     let name = es.metadata.name.as_deref().unwrap_or_default();
@@ -378,6 +421,46 @@ mod tests {
             Ownership::Foreign("it was not created by sealgate".into())
         );
         assert_eq!(ownership(&object("u1", true), Some(&bare)), Ownership::Adopt);
+    }
+
+    fn managed(manager: &str, fields: Value) -> ManagedFieldsEntry {
+        ManagedFieldsEntry {
+            manager: Some(manager.into()),
+            operation: Some("Update".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..ManagedFieldsEntry::default()
+        }
+    }
+
+    #[test]
+    fn a_hand_edit_of_values_is_seen_in_managed_fields() {
+        let mut meta = ObjectMeta {
+            managed_fields: Some(vec![
+                managed(FIELD_MANAGER, json!({"f:data": {"f:password": {}}})),
+                managed("kubectl-label", json!({"f:metadata": {"f:labels": {"f:x": {}}}})),
+            ]),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(foreign_value_owner(&meta), None, "labels do not change what it holds");
+        trim_managed_fields(&mut meta);
+        assert_eq!(meta.managed_fields, None, "nothing worth caching");
+
+        let mut edited = ObjectMeta {
+            managed_fields: Some(vec![
+                managed(FIELD_MANAGER, json!({"f:data": {"f:password": {}}})),
+                managed(
+                    "kubectl-edit",
+                    json!({"f:data": {"f:extra": {}}, "f:metadata": {"f:labels": {}}}),
+                ),
+            ]),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(foreign_value_owner(&edited).as_deref(), Some("kubectl-edit"));
+        trim_managed_fields(&mut edited);
+        let kept = edited.managed_fields.as_ref().unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].fields_v1.as_ref().unwrap().0, json!({"f:data": {"f:extra": {}}}));
+        assert_eq!(foreign_value_owner(&edited).as_deref(), Some("kubectl-edit"));
     }
 
     #[test]

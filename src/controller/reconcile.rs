@@ -17,10 +17,10 @@ use serde_json::json;
 
 use super::keys::ClusterKeyring;
 use super::leader::Leadership;
-use super::materialize::{Ownership, conflict_refusal, ownership, render};
+use super::materialize::{Ownership, conflict_refusal, foreign_value_owner, ownership, render};
 use super::metrics::Metrics;
 use super::reason::{Reason, Refusal};
-use super::secret_api::{ApiError, apply_secret};
+use super::secret_api::{ApiError, apply_secret, replace_secret};
 use super::status::{Outcome, current_reason, next_status};
 use crate::crd::EncryptedSecret;
 
@@ -196,9 +196,14 @@ async fn materialize(
     };
 
     let existing = ctx.existing_secret(namespace, &name).await?;
-    if let Ownership::Foreign(holder) = ownership(es, existing.as_ref()) {
-        return Ok(refused(conflict_refusal(es, &holder), key_id));
+    let owner = ownership(es, existing.as_ref());
+    if let Ownership::Foreign(holder) = &owner {
+        return Ok(refused(conflict_refusal(es, holder), key_id));
     }
+    // Taking a Secret over, or undoing values another manager set (a key added by hand):
+    // replace the whole Secret, as server-side apply would leave those fields in place.
+    let foreign_values = existing.as_ref().and_then(foreign_value_owner);
+    let replace = owner == Ownership::Adopt || foreign_values.is_some();
     let object = ObjectRef::from(es);
     let wanted = Applied {
         uid: es.metadata.uid.clone(),
@@ -207,7 +212,8 @@ async fn materialize(
     };
     let unchanged = ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).get(&object)
         == Some(&wanted)
-        && existing.is_some();
+        && existing.is_some()
+        && !replace;
     if !unchanged {
         if !ctx.leadership.is_leader() {
             return Err(Error::NotLeader);
@@ -234,7 +240,9 @@ async fn materialize(
         tracing::info!(
             object = %object,
             keys = desired.data.len(),
-            "applied Secret"
+            replaced = replace,
+            other_manager = foreign_values.as_deref().unwrap_or(""),
+            "wrote Secret"
         );
         let applied = Applied { secret_version: stored.resource_version, ..wanted };
         ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).insert(object, applied);

@@ -16,7 +16,7 @@ use kube::{Client, Resource};
 use super::config::ControllerConfig;
 use super::keys::{self, ClusterKeyring};
 use super::leader::{self, Leadership};
-use super::materialize::{MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use super::materialize::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, trim_managed_fields};
 use super::metrics::Metrics;
 use super::reconcile::{Context, error_policy, reconcile};
 use super::server::{self, Health};
@@ -150,8 +150,8 @@ async fn lead(
         let owned = watcher(secret_api, owned_config)
             .default_backoff()
             .modify(|m| {
-                // Only ownership is needed; drop the bulky rest.
-                m.metadata.managed_fields = None;
+                // Only ownership and hand edits of values matter; drop the bulky rest.
+                trim_managed_fields(&mut m.metadata);
                 m.metadata.annotations = None;
             })
             .reflect(owned_writer)

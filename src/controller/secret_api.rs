@@ -60,8 +60,34 @@ pub async fn apply_secret(
     let uri = format!(
         "/api/v1/namespaces/{namespace}/secrets/{name}?fieldManager={FIELD_MANAGER}&force=true"
     );
-    let request = Request::patch(uri)
-        .header(header::CONTENT_TYPE, "application/apply-patch+yaml")
+    send_secret(client, Request::patch(uri), "application/apply-patch+yaml", body).await
+}
+
+/// Replaces the whole Secret `namespace/name` with `body` (an unconditional update under
+/// [`FIELD_MANAGER`]): what is not in `body` goes, whoever set it. For taking a Secret over
+/// and for undoing values another manager added. Returns the Secret's metadata as stored.
+///
+/// # Errors
+/// [`ApiError`] for a refused request or an unreadable answer.
+pub async fn replace_secret(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    body: Zeroizing<Vec<u8>>,
+) -> Result<ObjectMeta, ApiError> {
+    let uri = format!("/api/v1/namespaces/{namespace}/secrets/{name}?fieldManager={FIELD_MANAGER}");
+    send_secret(client, Request::put(uri), "application/json", body).await
+}
+
+/// Sends a Secret body and keeps only the metadata of the answer.
+async fn send_secret(
+    client: &Client,
+    request: http::request::Builder,
+    content_type: &str,
+    body: Zeroizing<Vec<u8>>,
+) -> Result<ObjectMeta, ApiError> {
+    let request = request
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::ACCEPT, "application/json")
         .body(Body::from(Bytes::from_owner(body)))
         .map_err(|e| ApiError::Body(e.to_string()))?;

@@ -317,13 +317,11 @@ pub async fn foreign_secret_needs_adoption(env: Arc<Env>) -> R {
             format!("after adoption, key {k} does not hold the sealed value")
         })?;
     }
+    // Adoption replaces the Secret whole: keys the EncryptedSecret does not have are gone.
     let extra: Vec<&String> = got.keys().filter(|k| !want.contains_key(*k)).collect();
-    if !extra.is_empty() {
-        note(format!(
-            "FINDING: after adoption the Secret keeps keys the EncryptedSecret does not have: \
-             {extra:?} (server-side apply leaves fields another manager owns)"
-        ));
-    }
+    ensure(extra.is_empty(), || {
+        format!("after adoption the Secret keeps keys the EncryptedSecret does not have: {extra:?}")
+    })?;
     wait_reason(&env.client, &env.ns_a, &plain.name, &["Materialized"], RECONCILE).await?;
     Ok(())
 }

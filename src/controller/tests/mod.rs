@@ -160,6 +160,39 @@ async fn drift_is_repaired_by_applying_again() {
 }
 
 #[tokio::test]
+async fn a_key_added_by_hand_is_removed_by_replacing_the_secret() {
+    let key = TestKey::generate();
+    let router: Router = Box::new(|method, path, body| match (method, path) {
+        ("PUT", SECRET_PATH) => (200, body.clone()),
+        ("PATCH", STATUS_PATH) => (200, stored_object()),
+        ("POST", EVENTS_PATH) => (201, body.clone()),
+        _ => (500, status_body(500, "InternalError", "unexpected")),
+    });
+    let mut h = Harness::new(key.keyring(), router);
+    let es = sealed_object(&key, "payments", Scope::Strict);
+    // The watch reports the Secret with a value owned by `kubectl edit`.
+    let mut meta = owned_meta("600");
+    meta.managed_fields = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
+            manager: Some("kubectl-edit".into()),
+            operation: Some("Update".into()),
+            fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                json!({"f:data": {"f:extra": {}}}),
+            )),
+            ..Default::default()
+        },
+    ]);
+    h.cache_owned(meta);
+
+    reconcile(Arc::new(es), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(h.lines()[0], format!("PUT {SECRET_PATH}"));
+    let put = &h.requests()[0];
+    let keys: Vec<&String> = put.body["data"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["password", "username"], "only the sealed keys");
+}
+
+#[tokio::test]
 async fn a_deleted_secret_is_recreated() {
     let key = TestKey::generate();
     let h = Harness::new(key.keyring(), fresh_cluster());
@@ -286,7 +319,7 @@ async fn an_unowned_secret_is_taken_over_with_the_opt_in_annotation() {
             json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
                    "metadata": {"name": "db-creds", "namespace": "payments", "resourceVersion": "9"}}),
         ),
-        ("PATCH", SECRET_PATH) => (200, body.clone()),
+        ("PUT", SECRET_PATH) => (200, body.clone()),
         ("PATCH", STATUS_PATH) => (200, stored_object()),
         ("POST", EVENTS_PATH) => (201, body.clone()),
         _ => (500, status_body(500, "InternalError", "unexpected")),
@@ -298,7 +331,12 @@ async fn an_unowned_secret_is_taken_over_with_the_opt_in_annotation() {
 
     reconcile(Arc::new(es), h.ctx.clone()).await.unwrap();
 
-    assert_eq!(h.lines()[..2], [format!("GET {SECRET_PATH}"), format!("PATCH {SECRET_PATH}")]);
+    // Taken over whole (a replace), so nothing of the old Secret's values survives.
+    assert_eq!(h.lines()[..2], [format!("GET {SECRET_PATH}"), format!("PUT {SECRET_PATH}")]);
+    let put = &h.requests()[1];
+    assert!(put.uri.contains("fieldManager=sealgate-controller"), "{}", put.uri);
+    assert_eq!(decoded(&put.body, "password"), b"hunter2");
+    assert_eq!(put.body["metadata"]["ownerReferences"][0]["uid"], "uid-1");
     assert_eq!(status_patch(&h)["conditions"][0]["reason"], "Materialized");
 }
 
