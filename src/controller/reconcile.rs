@@ -218,9 +218,13 @@ async fn materialize(
         if !ctx.leadership.is_leader() {
             return Err(Error::NotLeader);
         }
-        let stored = match apply_secret(&ctx.client, namespace, &name, desired.to_apply_body())
-            .await
-        {
+        let body = desired.to_apply_body();
+        let written = if replace {
+            replace_secret(&ctx.client, namespace, &name, body).await
+        } else {
+            apply_secret(&ctx.client, namespace, &name, body).await
+        };
+        let stored = match written {
             Ok(stored) => stored,
             // 422: the apiserver will refuse this Secret until something changes (an immutable
             // Secret whose values changed, an invalid label from the template): not transient.

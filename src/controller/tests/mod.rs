@@ -172,19 +172,19 @@ async fn a_key_added_by_hand_is_removed_by_replacing_the_secret() {
     let es = sealed_object(&key, "payments", Scope::Strict);
     // The watch reports the Secret with a value owned by `kubectl edit`.
     let mut meta = owned_meta("600");
-    meta.managed_fields = Some(vec![
-        k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
+    meta.managed_fields =
+        Some(vec![k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry {
             manager: Some("kubectl-edit".into()),
             operation: Some("Update".into()),
             fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
                 json!({"f:data": {"f:extra": {}}}),
             )),
             ..Default::default()
-        },
-    ]);
+        }]);
     h.cache_owned(meta);
 
-    reconcile(Arc::new(es), h.ctx.clone()).await.unwrap();
+    let result = reconcile(Arc::new(es), h.ctx.clone()).await;
+    assert!(result.is_ok(), "{result:?}: {:?}", h.lines());
 
     assert_eq!(h.lines()[0], format!("PUT {SECRET_PATH}"));
     let put = &h.requests()[0];
