@@ -11,6 +11,7 @@
 //! Arrows point one way: `format` ← `keys` ← `seal` ← `controller`. Nothing here but the
 //! controller's entry point prints or installs a logger.
 
+pub mod audit;
 pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod controller;

@@ -64,6 +64,8 @@ pub enum Command {
     Filestatus(FilestatusArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
+    /// Check the hash chain of audit logs, or search their events.
+    Audit(AuditArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -353,4 +355,85 @@ pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain of audit log files, given oldest first (PATH.000001 … PATH), and
+    /// name the first broken line.
+    Verify(AuditVerifyArgs),
+    /// Print the events that match every filter given, as JSON lines or a table.
+    Query(AuditQueryArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AuditVerifyArgs {
+    /// Audit log files, oldest first.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// The chain head recorded elsewhere (SEQ:HASH, as the controller publishes it): detects
+    /// lines removed or rewritten at the end.
+    #[arg(long, env = "SEALGATE_AUDIT_HEAD", value_name = "SEQ:HASH")]
+    pub head: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum QueryFormat {
+    /// The matching lines as they are in the log.
+    Json,
+    /// One aligned row per event.
+    Table,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutcomeArg {
+    Success,
+    Failure,
+    Refused,
+}
+
+impl OutcomeArg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeArg::Success => "success",
+            OutcomeArg::Failure => "failure",
+            OutcomeArg::Refused => "refused",
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct AuditQueryArgs {
+    /// Audit log files.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Only this object: NAMESPACE/NAME (or NAME when cluster-scoped).
+    #[arg(long, env = "SEALGATE_AUDIT_OBJECT", value_name = "NS/NAME")]
+    pub object: Option<String>,
+    /// Only objects of this kind (EncryptedSecret, Secret, …).
+    #[arg(long, env = "SEALGATE_AUDIT_KIND", value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Only this action (unwrap, decrypt, vaultLogin, vaultRead, vaultWrite, secretWrite,
+    /// rotation, restart, refusal, keyGenerated, keyRenewed, keyRemoved).
+    #[arg(long, env = "SEALGATE_AUDIT_ACTION", value_name = "ACTION",
+          value_parser = |s: &str| s.parse::<sealgate::audit::Action>())]
+    pub action: Option<sealgate::audit::Action>,
+    /// Only this outcome.
+    #[arg(long, env = "SEALGATE_AUDIT_OUTCOME", value_enum)]
+    pub outcome: Option<OutcomeArg>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, env = "SEALGATE_AUDIT_SINCE", value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, env = "SEALGATE_AUDIT_UNTIL", value_name = "TIME")]
+    pub until: Option<String>,
+    /// Output format.
+    #[arg(long, env = "SEALGATE_AUDIT_FORMAT", value_enum, default_value_t = QueryFormat::Json)]
+    pub format: QueryFormat,
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand, and what they share: opening an encrypted input and recovering
 //! its data key.
 
+mod audit;
 mod conflicts;
 mod decrypt;
 mod diff;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Unseal(a) => seal::run_unseal(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
+        Command::Audit(a) => audit::run(a),
     }
 }
 
