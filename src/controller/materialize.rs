@@ -36,20 +36,39 @@ pub const FIELD_MANAGER: &str = "sealgate-controller";
 /// # Errors
 /// [`Reason::InvalidSpec`] when the object is not a readable SOPS file.
 pub fn sops_file_of(es: &EncryptedSecret) -> Result<SopsFile, Refusal> {
-    let doc = json!({
-        "apiVersion": EncryptedSecret::api_version(&()),
-        "kind": EncryptedSecret::kind(&()),
-        "metadata": {
-            "name": es.metadata.name,
-            "namespace": es.metadata.namespace,
+    // Serialized straight from the cached object: the raw `sops` text is copied, not parsed
+    // into a `Value` and written out again.
+    let doc = SopsDocument {
+        api_version: &EncryptedSecret::api_version(&()),
+        kind: &EncryptedSecret::kind(&()),
+        metadata: DocumentMetadata {
+            name: es.metadata.name.as_deref(),
+            namespace: es.metadata.namespace.as_deref(),
         },
-        "spec": es.spec.spec,
-        "sops": &es.spec.sops,
-    });
+        spec: &es.spec.spec,
+        sops: &es.spec.sops,
+    };
     let bytes = serde_json::to_vec(&doc).map_err(|e| {
         Refusal::new(Reason::InvalidSpec, format!("the object cannot be serialized: {e}"))
     })?;
     SopsFile::parse(Format::Json, &bytes).map_err(|e| Refusal::from_file_error(&e))
+}
+
+/// The SOPS file of an object, field for field in the order the apiserver stores them.
+#[derive(serde::Serialize)]
+struct SopsDocument<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: DocumentMetadata<'a>,
+    spec: &'a crate::crd::EncryptedSecretSpec,
+    sops: &'a crate::crd::SopsBlock,
+}
+
+#[derive(serde::Serialize)]
+struct DocumentMetadata<'a> {
+    name: Option<&'a str>,
+    namespace: Option<&'a str>,
 }
 
 /// Secret types the controller will not produce. `spec.template` is outside the MAC, so anyone
