@@ -21,3 +21,5 @@ pub mod format;
 pub mod keys;
 pub mod merge;
 pub mod seal;
+#[cfg(feature = "vault")]
+pub mod vault;

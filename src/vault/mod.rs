@@ -1,0 +1,21 @@
+//! Vault/OpenBao as a source of secrets: connections, authentication with one cached token per
+//! identity, KV v1/v2 reads shared between readers, and transit as a SOPS key source.
+//!
+//! ```text
+//! VaultSecret ─store─▶ Store { connection, kv, credentials }
+//!   ─VaultPool::read─▶ session (one token per identity, renewed at ~2/3 TTL)
+//!   ─shared read (one request per path per freshness window)─▶ KvSecret
+//! ```
+//!
+//! Nothing here knows Kubernetes: the controller resolves a store's Secret references and
+//! ServiceAccount tokens into [`Credentials`] and hands them in.
+
+mod error;
+mod kv;
+mod pool;
+mod session;
+
+pub use error::VaultError;
+pub use kv::{KvEngine, KvSecret, KvVersion};
+pub use pool::{PoolStats, VaultPool};
+pub use session::{Connection, Credentials, JwtSource, Store};
