@@ -10,12 +10,14 @@
 //! Nothing here knows Kubernetes: the controller resolves a store's Secret references and
 //! ServiceAccount tokens into [`Credentials`] and hands them in.
 
+mod client;
 mod error;
 mod kv;
 mod pool;
 mod session;
+mod token;
 
 pub use error::VaultError;
-pub use kv::{KvEngine, KvSecret, KvVersion};
-pub use pool::{PoolStats, VaultPool};
+pub use kv::{KvEngine, KvSecret, KvVersion, normalize_path};
+pub use pool::{PoolSettings, PoolStats, VaultPool};
 pub use session::{Connection, Credentials, JwtSource, Store};

@@ -93,10 +93,25 @@ impl OpenBao {
     /// after a restart every mount, policy and secret is gone. Returns whether it came up.
     fn spawn(&mut self) -> bool {
         let log = std::fs::File::create(self.home.path().join("bao.log")).expect("bao log");
+        // OpenBao only takes audit devices from its configuration file: declare a file device
+        // so that tests can count the requests the server saw.
+        let config = self.home.path().join("server.hcl");
+        let audit_log = self.home.path().join("audit.log");
+        let _ = std::fs::remove_file(&audit_log);
+        std::fs::write(
+            &config,
+            format!(
+                "audit \"file\" \"test\" {{\n  options {{\n    file_path = \"{}\"\n  }}\n}}\n",
+                audit_log.display()
+            ),
+        )
+        .expect("bao config");
+        let config_arg = format!("-config={}", config.display());
         let child = Command::new(&self.bin)
             .args([
                 "server",
                 "-dev",
+                &config_arg,
                 &format!("-dev-root-token-id={ROOT_TOKEN}"),
                 &format!("-dev-listen-address=127.0.0.1:{}", self.port),
             ])
@@ -182,11 +197,24 @@ impl OpenBao {
         serde_json::from_str(&self.ok(&all)).expect("bao -format=json prints JSON")
     }
 
-    /// Turns on a file audit device; returns the log's path (one JSON object per request).
-    pub fn enable_audit_log(&self) -> PathBuf {
-        let path = self.home.path().join("audit.log");
-        self.ok(&["audit", "enable", "file", &format!("file_path={}", path.display())]);
-        path
+    /// The server's file audit log (one JSON object per request and per response; on from
+    /// the start, emptied by a restart).
+    pub fn audit_log(&self) -> PathBuf {
+        self.home.path().join("audit.log")
+    }
+
+    /// How many requests with `operation` on `path` the server has answered (from the audit
+    /// log), e.g. `audited("read", "secret/data/app/db")`.
+    pub fn audited(&self, operation: &str, path: &str) -> usize {
+        let text = std::fs::read_to_string(self.audit_log()).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| {
+                v["type"] == "response"
+                    && v["request"]["operation"] == operation
+                    && v["request"]["path"] == path
+            })
+            .count()
     }
 
     /// The server's log (for failure messages).
