@@ -250,3 +250,70 @@ async fn vault_down_is_unavailable_and_the_pool_recovers_when_it_returns() {
     let back = pool.read(&s, "app/db", None, Duration::ZERO).await.unwrap();
     assert_eq!(text(&back, "password"), "x");
 }
+
+/// Restores the OpenBao transit key behind the sops-made fixtures into `bao`.
+fn restore_fixture_transit_key(bao: &OpenBao) {
+    let backup =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sops/vault/transit-backup.b64");
+    bao.ok(&["secrets", "enable", "transit"]);
+    bao.ok(&["write", "transit/restore/sops-fixture", &format!("backup=@{backup}")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keyring_unwraps_a_sops_file_through_a_store_never_the_files_address() {
+    use sealgate::format::file::SopsFile;
+    use sealgate::format::store::Format;
+    use sealgate::keys::Keyring;
+    use sealgate::vault::PoolTransit;
+
+    provider();
+    let bao = OpenBao::start();
+    restore_fixture_transit_key(&bao);
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sops/");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{fixtures}manifest.json")).unwrap())
+            .unwrap();
+    let want = manifest["fixtures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["file"] == "vault.enc.yaml")
+        .and_then(|f| f["data_key_hex"].as_str())
+        .expect("manifest entry for vault.enc.yaml")
+        .to_owned();
+    // The file names http://127.0.0.1:18200, where nothing listens: the store's server is used.
+    let file =
+        SopsFile::parse(Format::Yaml, &std::fs::read(format!("{fixtures}vault.enc.yaml")).unwrap())
+            .unwrap();
+    let transit = Arc::new(PoolTransit::new(
+        VaultPool::new(),
+        tokio::runtime::Handle::current(),
+        "ClusterSecretStore/vault".into(),
+    ));
+    let keyring = Keyring::empty().with_transit(transit.clone());
+    // No store yet: a clear refusal naming the store.
+    let e = keyring.unwrap_data_key(&file.metadata).unwrap_err();
+    assert!(e.to_string().contains("ClusterSecretStore/vault"), "{e}");
+    transit.set_store(Some(root(&bao, kv2())));
+    let (key, _) = keyring.unwrap_data_key(&file.metadata).unwrap();
+    assert_eq!(hex::encode(key.as_bytes()), want);
+    assert_eq!(bao.audited("update", "transit/decrypt/sops-fixture"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_through_the_pool_round_trips_with_openbao() {
+    provider();
+    let bao = OpenBao::start();
+    restore_fixture_transit_key(&bao);
+    let pool = VaultPool::new();
+    let s = root(&bao, kv2());
+    let ct = pool.transit_encrypt(&s, "transit", "sops-fixture", b"data key bytes").await.unwrap();
+    assert!(ct.starts_with("vault:v1:"), "{ct}");
+    let answer =
+        bao.json(&["write"], &["transit/decrypt/sops-fixture", &format!("ciphertext={ct}")]);
+    assert_eq!(answer["data"]["plaintext"], "ZGF0YSBrZXkgYnl0ZXM=");
+    let back = pool.transit_decrypt(&s, "transit", "sops-fixture", &ct).await.unwrap();
+    assert_eq!(&back[..], b"data key bytes");
+    let e = pool.transit_decrypt(&s, "transit", "no-such-key", &ct).await.unwrap_err();
+    assert!(!matches!(e, VaultError::Unavailable(_)), "{e}");
+}

@@ -14,10 +14,12 @@ mod client;
 mod error;
 mod kv;
 mod pool;
+mod pool_transit;
 mod session;
 mod token;
 
 pub use error::VaultError;
 pub use kv::{KvEngine, KvSecret, KvVersion, normalize_path};
 pub use pool::{PoolSettings, PoolStats, VaultPool};
+pub use pool_transit::PoolTransit;
 pub use session::{Connection, Credentials, JwtSource, Store};

@@ -224,6 +224,15 @@ impl VaultPool {
             .clone()
     }
 
+    /// A client holding a usable token for `store`'s identity (logging in if needed).
+    pub(crate) async fn session_client(
+        &self,
+        store: &Store,
+    ) -> Result<Arc<vaultrs::client::VaultClient>, VaultError> {
+        let slot = self.slot(store, identity(store));
+        self.client(&slot).await
+    }
+
     /// The slot's client with a usable token, starting the background renewer when the token
     /// expires.
     async fn client(
