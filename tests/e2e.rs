@@ -11,6 +11,8 @@
 mod cluster;
 #[path = "e2e/env.rs"]
 mod env;
+#[path = "support/openbao.rs"]
+mod openbao;
 #[path = "e2e/process.rs"]
 mod process;
 #[path = "e2e/scale.rs"]
@@ -21,6 +23,8 @@ mod scenarios;
 mod sealing;
 #[path = "e2e/support.rs"]
 mod support;
+#[path = "e2e/vault.rs"]
+mod vault;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +89,12 @@ fn functional() -> Vec<Scenario> {
             Box::pin(thousand_objects_materialize(e))
         }),
         scenario("j_leader_failover", 420, true, |e| Box::pin(leader_failover(e))),
+        scenario("l_vault_secret_follows_vault_and_survives_an_outage", 300, true, |e| {
+            Box::pin(vault::vault_secret_follows_vault_and_survives_an_outage(e))
+        }),
+        scenario("m_vault_kubernetes_auth_uses_the_service_account", 240, true, |e| {
+            Box::pin(vault::vault_kubernetes_auth_uses_the_service_account(e))
+        }),
         scenario("k_nothing_secret_is_published", 120, false, |e| {
             Box::pin(nothing_secret_is_published(e))
         }),
