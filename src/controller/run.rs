@@ -197,7 +197,9 @@ async fn lead(cfg: &ControllerConfig, shared: &Shared, state: &Arc<State>) -> Re
     tasks.push(driver);
     let css_own = css_streams.pop().expect("fan_out made one stream per consumer");
 
-    let mut readiness: Vec<BoxFuture<'static, bool>> = vec![ready(css_reader.clone())];
+    // Readiness waits for the namespaced caches only: with --watch-namespaces and per-namespace
+    // RoleBindings, the cluster-scoped ClusterSecretStore watch may be forbidden.
+    let mut readiness: Vec<BoxFuture<'static, bool>> = Vec::new();
     let mut css_contexts = None;
     for (ns, css_for_scope) in scopes.into_iter().zip(css_streams) {
         let owned_api: Api<PartialObjectMeta<Secret>> = scoped(&shared.client, ns.as_deref());
