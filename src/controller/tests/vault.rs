@@ -700,3 +700,54 @@ async fn a_store_reading_another_namespace_is_invalid_without_any_request_for_it
     let message = status["conditions"][0]["message"].as_str().unwrap();
     assert!(message.contains("reads Secrets in its own namespace only"), "{message}");
 }
+
+#[tokio::test]
+async fn an_edited_secret_is_repaired_before_its_refresh_is_due() {
+    let vault = vault_paths();
+    let mut h = Harness::with_vault(cluster(), vault.clone());
+    h.cache_store(secret_store(token_auth(None)));
+    let next = synced(&mut h, vault_secret(local_store())).await;
+    let first = h.requests().len();
+    // Someone edited the Secret: its version moved past the one the controller wrote.
+    h.cache_owned(owned_meta("777", "VaultSecret", "vs-uid"));
+
+    reconcile(Arc::new(next), h.ctx.clone()).await.unwrap();
+
+    let after = h.lines()[first..].to_vec();
+    assert_eq!(
+        after[..2],
+        [format!("GET {TOKEN_SECRET_PATH}"), format!("PATCH {SECRET_PATH}")],
+        "{after:?}"
+    );
+    assert_eq!(decoded(&h.requests()[first + 1].body, "password"), "hunter2");
+    assert_eq!(vault.reads().len(), 4, "the values are read again (the pool may share them)");
+}
+
+#[tokio::test]
+async fn a_deleted_secret_is_recreated() {
+    let vault = vault_paths();
+    let mut h = Harness::with_vault(cluster(), vault.clone());
+    h.cache_store(secret_store(token_auth(None)));
+    let next = synced(&mut h, vault_secret(local_store())).await;
+    // The watch saw it deleted.
+    h.owned.apply_watcher_event(&kube::runtime::watcher::Event::Delete(
+        kube::core::PartialObjectMeta::<k8s_openapi::api::core::v1::Secret> {
+            types: None,
+            metadata: owned_meta("501", "VaultSecret", "vs-uid"),
+            _phantom: std::marker::PhantomData,
+        },
+    ));
+    let first = h.requests().len();
+
+    reconcile(Arc::new(next), h.ctx.clone()).await.unwrap();
+
+    assert_eq!(
+        h.lines()[first..first + 4],
+        [
+            format!("GET {SECRET_PATH}"),
+            format!("GET {TOKEN_SECRET_PATH}"),
+            format!("GET {SECRET_PATH}"),
+            format!("PATCH {SECRET_PATH}"),
+        ]
+    );
+}
