@@ -500,10 +500,10 @@ fn the_service_pdb_and_network_policy_select_the_controller_pods() {
         "every egress rule names its ports"
     );
     let egress_ports = ports_of(egress.into_iter().map(|r| r.ports.unwrap_or_default()).collect());
-    let want: BTreeSet<_> = [("TCP", 443), ("TCP", 6443), ("UDP", 53), ("TCP", 53)]
+    let want: BTreeSet<_> = [("TCP", 443), ("TCP", 6443), ("TCP", 8200), ("UDP", 53), ("TCP", 53)]
         .map(|(p, n)| (p.to_owned(), n))
         .into();
-    assert_eq!(egress_ports, want, "egress only to the apiserver and DNS");
+    assert_eq!(egress_ports, want, "egress only to the apiserver, Vault and DNS");
 }
 
 #[test]
@@ -588,7 +588,15 @@ fn the_cluster_role_grants_exactly_what_the_controller_does() {
     let want = expected(&[
         ("sealgate.dev", "encryptedsecrets", "", &["get", "list", "watch"]),
         ("sealgate.dev", "encryptedsecrets/status", "", &["patch"]),
+        ("sealgate.dev", "vaultsecrets", "", &["list", "watch"]),
+        ("sealgate.dev", "secretstores", "", &["list", "watch"]),
+        ("sealgate.dev", "clustersecretstores", "", &["list", "watch"]),
+        ("sealgate.dev", "vaultsecrets/status", "", &["patch"]),
+        ("sealgate.dev", "secretstores/status", "", &["patch"]),
+        ("sealgate.dev", "clustersecretstores/status", "", &["patch"]),
         ("", "secrets", "", &["get", "list", "watch", "create", "patch"]),
+        ("", "serviceaccounts/token", "", &["create"]),
+        ("", "namespaces", "", &["get"]),
         ("events.k8s.io", "events", "", &["create", "patch"]),
     ]);
     assert_eq!(grants(&role.rules.unwrap()), want);

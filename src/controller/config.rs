@@ -57,7 +57,8 @@ pub struct ControllerConfig {
     #[arg(long, env = "SEALGATE_WATCH_NAMESPACES", value_delimiter = ',', num_args = 0..)]
     pub watch_namespaces: Vec<String>,
 
-    /// Only `EncryptedSecret`s matching this label selector are handled (e.g. `team=payments`).
+    /// Only `EncryptedSecret`s and `VaultSecret`s matching this label selector are handled (e.g.
+    /// `team=payments`). Stores are not filtered.
     #[arg(long, env = "SEALGATE_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
 

@@ -1,5 +1,7 @@
-//! Pure functions between an `EncryptedSecret` object and its `Secret`: the SOPS file the
-//! object stands for, the desired Secret and its apply body, and who owns an existing Secret.
+//! Pure functions between an owning object and its `Secret`: the SOPS file an
+//! `EncryptedSecret` stands for, the desired Secret and its apply body, and who owns an existing
+//! Secret. The Secret-writing rules are the same for every kind that produces a Secret
+//! (`EncryptedSecret`, `VaultSecret`): they take a [`SecretOwner`].
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,7 @@ use crate::crd::EncryptedSecret;
 use crate::format::file::SopsFile;
 use crate::format::store::Format;
 use crate::keys::{KeyRef, Keyring, UnwrapReport};
-use crate::seal::{self, OpenedSecret, SecretValue};
+use crate::seal::{self, OpenedSecret, SecretValue, Template};
 
 /// Label on every Secret the controller writes; its watch selects on it.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -81,14 +83,24 @@ pub const REFUSED_SECRET_TYPES: [&str; 1] = ["kubernetes.io/service-account-toke
 /// # Errors
 /// [`Reason::InvalidSpec`] naming the field and what to use instead.
 pub fn check_template(opened: &OpenedSecret) -> Result<(), Refusal> {
-    let secret_type = opened.template.secret_type.as_str();
+    check_secret_type(
+        &opened.template.secret_type,
+        ", and the template is not protected by the MAC",
+    )
+}
+
+/// Refuses a produced Secret type from [`REFUSED_SECRET_TYPES`]; `why` adds to the reason.
+///
+/// # Errors
+/// [`Reason::InvalidSpec`] naming the field and what to use instead.
+pub fn check_secret_type(secret_type: &str, why: &str) -> Result<(), Refusal> {
     if REFUSED_SECRET_TYPES.contains(&secret_type) {
         return Err(Refusal::new(
             Reason::InvalidSpec,
             format!(
                 "spec.template.type {secret_type} is refused: the cluster would fill such a \
-                 Secret with a ServiceAccount token, and the template is not protected by the \
-                 MAC; create token Secrets directly, not through sealgate"
+                 Secret with a ServiceAccount token{why}; create token Secrets directly, not \
+                 through sealgate"
             ),
         ));
     }
@@ -186,22 +198,71 @@ impl std::fmt::Debug for DesiredSecret {
 
 /// Builds the Secret for a verified, decrypted object.
 pub fn desired_secret(es: &EncryptedSecret, opened: &OpenedSecret) -> DesiredSecret {
-    let mut labels = opened.template.labels.clone();
+    build_secret(&SecretOwner::of(es), &opened.template, opened.merged_data())
+}
+
+/// Who a produced Secret belongs to: what is needed of the owning object (an `EncryptedSecret`
+/// or a `VaultSecret`) to write its owner reference, decide whether an existing Secret is its
+/// own, and word a conflict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretOwner {
+    /// `EncryptedSecret`, `VaultSecret`.
+    pub kind: String,
+    /// The owner's API group (`sealgate.dev`).
+    pub group: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub uid: Option<String>,
+    /// The controller owner reference to put on the Secret (absent without a uid).
+    pub owner_ref: Option<OwnerReference>,
+    /// The owner carries [`ADOPT_ANNOTATION`]`="true"`: it may take over a Secret it did not
+    /// create.
+    pub adopt: bool,
+}
+
+impl SecretOwner {
+    /// The owner descriptor of an object of any kind that produces a Secret of its own name.
+    pub fn of<K: Resource<DynamicType = ()>>(obj: &K) -> SecretOwner {
+        let meta = obj.meta();
+        SecretOwner {
+            kind: K::kind(&()).into_owned(),
+            group: K::group(&()).into_owned(),
+            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.clone(),
+            uid: meta.uid.clone(),
+            owner_ref: obj.controller_owner_ref(&()),
+            adopt: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ADOPT_ANNOTATION))
+                .is_some_and(|v| v == "true"),
+        }
+    }
+}
+
+/// Builds the Secret an owner produces: same name and namespace, the template's type, labels
+/// (plus [`MANAGED_BY_LABEL`]) and annotations, a controller owner reference, and `data`.
+pub fn build_secret(
+    owner: &SecretOwner,
+    template: &Template,
+    data: BTreeMap<String, SecretValue>,
+) -> DesiredSecret {
+    let mut labels = template.labels.clone();
     labels.insert(MANAGED_BY_LABEL.to_owned(), MANAGED_BY_VALUE.to_owned());
-    let annotations = opened.template.annotations.clone();
+    let annotations = template.annotations.clone();
     let meta = ObjectMeta {
-        name: es.metadata.name.clone(),
-        namespace: es.metadata.namespace.clone(),
+        name: Some(owner.name.clone()),
+        namespace: owner.namespace.clone(),
         labels: Some(labels),
         annotations: (!annotations.is_empty()).then_some(annotations),
-        owner_references: es.controller_owner_ref(&()).map(|r| vec![r]),
+        owner_references: owner.owner_ref.clone().map(|r| vec![r]),
         ..ObjectMeta::default()
     };
     DesiredSecret {
         meta,
-        secret_type: opened.template.secret_type.clone(),
-        immutable: opened.template.immutable.then_some(true),
-        data: opened.merged_data(),
+        secret_type: template.secret_type.clone(),
+        immutable: template.immutable.then_some(true),
+        data,
     }
 }
 
@@ -279,35 +340,29 @@ pub fn preview(desired: &DesiredSecret, show_values: bool) -> String {
     serde_saphyr::to_string(&secret).unwrap_or_else(|e| format!("# cannot show the Secret: {e}"))
 }
 
-/// Who owns a Secret that has the name an `EncryptedSecret` wants.
+/// Who owns a Secret that has the name an owner (an `EncryptedSecret`, a `VaultSecret`) wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
     /// No such Secret yet.
     Absent,
-    /// Ours: owned by this `EncryptedSecret`.
+    /// Ours: owned by this object.
     Owned,
-    /// Not ours, but the `EncryptedSecret` opts in to taking it over.
+    /// Not ours, but the object opts in to taking it over.
     Adopt,
     /// Not ours; left alone. The text says who holds it, for the status message.
     Foreign(String),
 }
 
 /// Decides whether the controller may write over `existing`.
-pub fn ownership(es: &EncryptedSecret, existing: Option<&ObjectMeta>) -> Ownership {
+pub fn ownership(owner: &SecretOwner, existing: Option<&ObjectMeta>) -> Ownership {
     let Some(meta) = existing else {
         return Ownership::Absent;
     };
     let refs = meta.owner_references.as_deref().unwrap_or_default();
-    if refs.iter().any(|r| is_owner(r, es)) {
+    if refs.iter().any(|r| is_owner(r, owner)) {
         return Ownership::Owned;
     }
-    let opted_in = es
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ADOPT_ANNOTATION))
-        .is_some_and(|v| v == "true");
-    if opted_in {
+    if owner.adopt {
         return Ownership::Adopt;
     }
     let holder = match refs.iter().find(|r| r.controller == Some(true)) {
@@ -317,14 +372,13 @@ pub fn ownership(es: &EncryptedSecret, existing: Option<&ObjectMeta>) -> Ownersh
     Ownership::Foreign(holder)
 }
 
-/// A controller reference to this `EncryptedSecret`, or to an earlier object of the same name
+/// A controller reference to this object, or to an earlier object of the same kind and name
 /// (deleted and re-created: only one object can hold a name in a namespace at a time).
-fn is_owner(r: &OwnerReference, es: &EncryptedSecret) -> bool {
+fn is_owner(r: &OwnerReference, owner: &SecretOwner) -> bool {
     r.controller == Some(true)
-        && r.kind == EncryptedSecret::kind(&())
-        && r.api_version.split('/').next() == Some(EncryptedSecret::group(&()).as_ref())
-        && (es.metadata.uid.as_deref() == Some(r.uid.as_str())
-            || es.metadata.name.as_deref() == Some(r.name.as_str()))
+        && r.kind == owner.kind
+        && r.api_version.split('/').next() == Some(owner.group.as_str())
+        && (owner.uid.as_deref() == Some(r.uid.as_str()) || owner.name == r.name)
 }
 
 /// Fields of a Secret that decide what it holds: another manager owning one of them means
@@ -369,15 +423,15 @@ pub fn trim_managed_fields(meta: &mut ObjectMeta) {
 }
 
 /// The refusal for a Secret the controller will not take over.
-pub fn conflict_refusal(es: &EncryptedSecret, holder: &str) -> Refusal {
-    let name = es.metadata.name.as_deref().unwrap_or_default();
+pub fn conflict_refusal(owner: &SecretOwner, holder: &str) -> Refusal {
+    let (name, kind) = (&owner.name, &owner.kind);
     Refusal::new(
         Reason::SecretConflict,
         format!(
             "a Secret named {name} already exists in this namespace and {holder}; the controller \
              does not take over Secrets it did not create. Delete that Secret, rename the \
-             EncryptedSecret, or annotate the EncryptedSecret with {ADOPT_ANNOTATION}=\"true\" to \
-             let it take the Secret over"
+             {kind}, or annotate the {kind} with {ADOPT_ANNOTATION}=\"true\" to let it take the \
+             Secret over"
         ),
     )
 }
@@ -416,6 +470,10 @@ mod tests {
             }]),
             ..ObjectMeta::default()
         }
+    }
+
+    fn ownership(es: &EncryptedSecret, existing: Option<&ObjectMeta>) -> Ownership {
+        super::ownership(&SecretOwner::of(es), existing)
     }
 
     #[test]

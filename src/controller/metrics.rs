@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::reason::Reason;
+use crate::vault::PoolStats;
 
 /// Counters and gauges, shared by all reconciles.
 #[derive(Debug, Default)]
@@ -17,6 +18,13 @@ pub struct Metrics {
     reconciles: AtomicU64,
     identities: AtomicU64,
     leader: AtomicU64,
+    vault_by_reason: [AtomicU64; Reason::VAULT_SECRET.len()],
+    store_checks: [AtomicU64; Reason::STORE.len()],
+    /// The Vault pool's counters, as last copied from it.
+    vault_logins: AtomicU64,
+    vault_renewals: AtomicU64,
+    vault_reads: AtomicU64,
+    vault_failed_requests: AtomicU64,
 }
 
 impl Metrics {
@@ -31,6 +39,29 @@ impl Metrics {
     pub fn failed(&self, took: Duration) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         self.timed(took);
+    }
+
+    /// A `VaultSecret` reconcile that ended with `reason`.
+    pub fn vault_reconciled(&self, reason: Reason, took: Duration) {
+        if let Some(i) = Reason::VAULT_SECRET.iter().position(|r| *r == reason) {
+            self.vault_by_reason[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.timed(took);
+    }
+
+    /// A store login check that ended with `reason`.
+    pub fn store_checked(&self, reason: Reason) {
+        if let Some(i) = Reason::STORE.iter().position(|r| *r == reason) {
+            self.store_checks[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Copies the Vault pool's counters (they only grow).
+    pub fn set_vault_stats(&self, stats: PoolStats) {
+        self.vault_logins.store(stats.logins, Ordering::Relaxed);
+        self.vault_renewals.store(stats.renewals, Ordering::Relaxed);
+        self.vault_reads.store(stats.reads, Ordering::Relaxed);
+        self.vault_failed_requests.store(stats.failed_requests, Ordering::Relaxed);
     }
 
     pub fn secret_written(&self) {
@@ -60,6 +91,24 @@ impl Metrics {
         for (reason, n) in Reason::ALL.iter().zip(&self.by_reason) {
             let _ = writeln!(out, "sealgate_reconciles_total{{reason=\"{reason}\"}} {}", get(n));
         }
+        out.push_str(
+            "# HELP sealgate_vaultsecret_reconciles_total VaultSecret reconciles by outcome reason.\n\
+             # TYPE sealgate_vaultsecret_reconciles_total counter\n",
+        );
+        for (reason, n) in Reason::VAULT_SECRET.iter().zip(&self.vault_by_reason) {
+            let _ = writeln!(
+                out,
+                "sealgate_vaultsecret_reconciles_total{{reason=\"{reason}\"}} {}",
+                get(n)
+            );
+        }
+        out.push_str(
+            "# HELP sealgate_store_checks_total Store login checks by outcome reason.\n\
+             # TYPE sealgate_store_checks_total counter\n",
+        );
+        for (reason, n) in Reason::STORE.iter().zip(&self.store_checks) {
+            let _ = writeln!(out, "sealgate_store_checks_total{{reason=\"{reason}\"}} {}", get(n));
+        }
         let simple = [
             (
                 "sealgate_reconcile_failures_total",
@@ -84,6 +133,30 @@ impl Metrics {
                 "gauge",
                 "Age identities the controller can decrypt with.",
                 get(&self.identities),
+            ),
+            (
+                "sealgate_vault_logins_total",
+                "counter",
+                "Vault logins (one per auth identity per token lifetime).",
+                get(&self.vault_logins),
+            ),
+            (
+                "sealgate_vault_renewals_total",
+                "counter",
+                "Vault token renewals.",
+                get(&self.vault_renewals),
+            ),
+            (
+                "sealgate_vault_reads_total",
+                "counter",
+                "KV reads sent to Vault (shared reads count once).",
+                get(&self.vault_reads),
+            ),
+            (
+                "sealgate_vault_failed_requests_total",
+                "counter",
+                "Vault requests that failed.",
+                get(&self.vault_failed_requests),
             ),
             (
                 "sealgate_leader",
@@ -126,5 +199,29 @@ mod tests {
         assert!(text.contains("sealgate_secrets_written_total 1\n"), "{text}");
         assert!(text.contains("sealgate_reconcile_duration_seconds_count 4\n"), "{text}");
         assert!(text.contains("sealgate_leader 1\n"), "{text}");
+    }
+
+    #[test]
+    fn vault_outcomes_and_pool_counters_show_up() {
+        let m = Metrics::default();
+        m.vault_reconciled(Reason::Synced, Duration::from_millis(1));
+        m.vault_reconciled(Reason::VaultUnavailable, Duration::from_millis(1));
+        m.vault_reconciled(Reason::VaultUnavailable, Duration::from_millis(1));
+        m.store_checked(Reason::AuthFailed);
+        m.set_vault_stats(PoolStats { logins: 2, renewals: 5, reads: 50, failed_requests: 1 });
+        let text = m.render();
+        for line in [
+            "sealgate_vaultsecret_reconciles_total{reason=\"Synced\"} 1\n",
+            "sealgate_vaultsecret_reconciles_total{reason=\"VaultUnavailable\"} 2\n",
+            "sealgate_vaultsecret_reconciles_total{reason=\"StoreNotAllowed\"} 0\n",
+            "sealgate_store_checks_total{reason=\"AuthFailed\"} 1\n",
+            "sealgate_vault_logins_total 2\n",
+            "sealgate_vault_renewals_total 5\n",
+            "sealgate_vault_reads_total 50\n",
+            "sealgate_vault_failed_requests_total 1\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        assert!(!text.contains("sealgate_reconciles_total{reason=\"Synced\"}"), "kinds apart");
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use crate::format::file::FileError;
 use crate::keys::KeyError;
 use crate::seal::{BindingError, SealError};
+use crate::vault::VaultError;
 
 /// The `Ready` condition's reason. Stable: dashboards and alerts match on these strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +24,22 @@ pub enum Reason {
     InvalidSpec,
     /// A Secret of that name exists and is not the controller's.
     SecretConflict,
+    /// `VaultSecret`: the Secret holds the values last read from Vault.
+    Synced,
+    /// Vault could not be reached, is sealed, or failed (5xx, 429): the last Secret is kept.
+    VaultUnavailable,
+    /// The store's login failed or its token was refused (or its credentials are missing).
+    AuthFailed,
+    /// Logged in, but the policies do not allow the read.
+    Forbidden,
+    /// A path, version or property does not exist in Vault.
+    PathNotFound,
+    /// The `VaultSecret` names a store that does not exist.
+    StoreNotFound,
+    /// A `ClusterSecretStore`'s conditions do not allow this namespace or path.
+    StoreNotAllowed,
+    /// Stores: the controller logged in with the store's credentials.
+    Valid,
 }
 
 impl Reason {
@@ -35,10 +52,18 @@ impl Reason {
             Reason::DecryptFailed => "DecryptFailed",
             Reason::InvalidSpec => "InvalidSpec",
             Reason::SecretConflict => "SecretConflict",
+            Reason::Synced => "Synced",
+            Reason::VaultUnavailable => "VaultUnavailable",
+            Reason::AuthFailed => "AuthFailed",
+            Reason::Forbidden => "Forbidden",
+            Reason::PathNotFound => "PathNotFound",
+            Reason::StoreNotFound => "StoreNotFound",
+            Reason::StoreNotAllowed => "StoreNotAllowed",
+            Reason::Valid => "Valid",
         }
     }
 
-    /// Every reason, for metrics and docs.
+    /// Every reason an `EncryptedSecret` shows, for metrics and docs.
     pub const ALL: [Reason; 7] = [
         Reason::Materialized,
         Reason::BindingMismatch,
@@ -48,6 +73,40 @@ impl Reason {
         Reason::InvalidSpec,
         Reason::SecretConflict,
     ];
+
+    /// Every reason a `VaultSecret` shows.
+    pub const VAULT_SECRET: [Reason; 9] = [
+        Reason::Synced,
+        Reason::VaultUnavailable,
+        Reason::AuthFailed,
+        Reason::Forbidden,
+        Reason::PathNotFound,
+        Reason::StoreNotFound,
+        Reason::StoreNotAllowed,
+        Reason::InvalidSpec,
+        Reason::SecretConflict,
+    ];
+
+    /// Every reason a `SecretStore` or `ClusterSecretStore` shows.
+    pub const STORE: [Reason; 5] = [
+        Reason::Valid,
+        Reason::VaultUnavailable,
+        Reason::AuthFailed,
+        Reason::Forbidden,
+        Reason::InvalidSpec,
+    ];
+
+    /// The reason for a failed Vault request.
+    pub fn of_vault_error(e: &VaultError) -> Reason {
+        match e {
+            VaultError::AuthFailed(_) => Reason::AuthFailed,
+            VaultError::Forbidden(_) => Reason::Forbidden,
+            VaultError::NotFound(_) => Reason::PathNotFound,
+            VaultError::Invalid(_) => Reason::InvalidSpec,
+            // Unavailable, and whatever the non-exhaustive enum grows: retry later.
+            _ => Reason::VaultUnavailable,
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -68,6 +127,28 @@ pub struct Refusal {
 impl Refusal {
     pub fn new(reason: Reason, message: impl Into<String>) -> Refusal {
         Refusal { reason, message: message.into() }
+    }
+
+    /// A Vault request failed; `what` says which (`reading app/db through SecretStore vault`).
+    pub fn from_vault_error(e: &VaultError, what: &str) -> Refusal {
+        let reason = Reason::of_vault_error(e);
+        let advice = match reason {
+            Reason::AuthFailed => {
+                "check the store's credentials (the token or secret id in its Secret, or the \
+                 Vault role bound to the ServiceAccount)"
+            }
+            Reason::Forbidden => {
+                "grant the store's Vault role a policy that allows reading the path"
+            }
+            Reason::PathNotFound => {
+                "check the path and version in Vault, or fix spec.data/dataFrom"
+            }
+            Reason::InvalidSpec => {
+                "fix the store (server address, CA bundle, KV mount and version)"
+            }
+            _ => "the last Secret is kept; the read is retried with backoff",
+        };
+        Refusal::new(reason, format!("{what}: {e}; {advice}"))
     }
 
     /// The object could not be read as a SOPS file.
@@ -152,6 +233,37 @@ mod tests {
                 "MacMismatch",
                 "NoMatchingKey",
                 "DecryptFailed",
+                "InvalidSpec",
+                "SecretConflict"
+            ]
+        );
+    }
+
+    #[test]
+    fn vault_errors_map_to_the_documented_reasons() {
+        let cases = [
+            (VaultError::Unavailable("x".into()), "VaultUnavailable"),
+            (VaultError::AuthFailed("x".into()), "AuthFailed"),
+            (VaultError::Forbidden("x".into()), "Forbidden"),
+            (VaultError::NotFound("x".into()), "PathNotFound"),
+            (VaultError::Invalid("x".into()), "InvalidSpec"),
+        ];
+        for (e, want) in cases {
+            let r = Refusal::from_vault_error(&e, "reading app/db through SecretStore vault");
+            assert_eq!(r.reason.as_str(), want);
+            assert!(r.message.starts_with("reading app/db through SecretStore vault: "), "{r:?}");
+        }
+        let names: Vec<&str> = Reason::VAULT_SECRET.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Synced",
+                "VaultUnavailable",
+                "AuthFailed",
+                "Forbidden",
+                "PathNotFound",
+                "StoreNotFound",
+                "StoreNotAllowed",
                 "InvalidSpec",
                 "SecretConflict"
             ]

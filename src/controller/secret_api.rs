@@ -1,7 +1,12 @@
 //! The Secret requests that carry plaintext, made so that it stays in zeroizing buffers on our
 //! side: the apply body is built into one, and the apiserver's answer is read into one and
-//! only its metadata is kept.
+//! only its metadata (or the one value asked for) is kept.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use http::{Request, header};
 use http_body_util::BodyExt;
@@ -79,6 +84,62 @@ pub async fn replace_secret(
     send_secret(client, Request::put(uri), "application/json", body).await
 }
 
+/// `data` of a Secret, borrowed from the zeroizing answer (base64 has nothing to unescape).
+#[derive(Deserialize)]
+struct DataOnly<'a> {
+    #[serde(borrow, default)]
+    data: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+}
+
+/// Reads the value of `key` of the Secret `namespace/name` (a store's token or secret id):
+/// the answer goes into a zeroizing buffer and only that value is decoded, into another.
+/// `Ok(None)` when the Secret has no such key. Nothing is cached.
+///
+/// # Errors
+/// [`ApiError`]: `Status` 404 when the Secret does not exist, 403 when the controller may not
+/// read it; `Body` for an answer that is not a Secret (the message carries no content).
+pub async fn read_secret_key(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<Zeroizing<Vec<u8>>>, ApiError> {
+    let uri = format!("/api/v1/namespaces/{namespace}/secrets/{name}");
+    let request = Request::get(uri)
+        .header(header::ACCEPT, "application/json")
+        .body(Body::empty())
+        .map_err(|e| ApiError::Body(e.to_string()))?;
+    let answer = send_for_answer(client, request).await?;
+    // serde_json's messages can quote the input: keep only the position.
+    let parsed: DataOnly<'_> = serde_json::from_slice(&answer).map_err(|e| {
+        ApiError::Body(format!("not a Secret (line {}, column {})", e.line(), e.column()))
+    })?;
+    let Some(encoded) = parsed.data.get(key) else { return Ok(None) };
+    let mut value = Zeroizing::new(Vec::with_capacity(encoded.len() / 4 * 3 + 3));
+    STANDARD
+        .decode_vec(encoded.as_bytes(), &mut value)
+        .map_err(|_| ApiError::Body(format!("the value of key {key} is not base64")))?;
+    Ok(Some(value))
+}
+
+/// Sends a request and reads the answer into a zeroizing buffer; a non-2xx answer becomes
+/// [`ApiError::Status`] with the apiserver's message.
+pub(crate) async fn send_for_answer(
+    client: &Client,
+    request: Request<Body>,
+) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let response = client.send(request).await?;
+    let status = response.status();
+    let answer = read_zeroizing(response.into_body()).await?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<StatusMessage>(&answer)
+            .map(|s| s.message)
+            .unwrap_or_else(|_| status.canonical_reason().unwrap_or("").to_owned());
+        return Err(ApiError::Status { code: status.as_u16(), message });
+    }
+    Ok(answer)
+}
+
 /// Sends a Secret body and keeps only the metadata of the answer.
 async fn send_secret(
     client: &Client,
@@ -91,15 +152,7 @@ async fn send_secret(
         .header(header::ACCEPT, "application/json")
         .body(Body::from(Bytes::from_owner(body)))
         .map_err(|e| ApiError::Body(e.to_string()))?;
-    let response = client.send(request).await?;
-    let status = response.status();
-    let answer = read_zeroizing(response.into_body()).await?;
-    if !status.is_success() {
-        let message = serde_json::from_slice::<StatusMessage>(&answer)
-            .map(|s| s.message)
-            .unwrap_or_else(|_| status.canonical_reason().unwrap_or("").to_owned());
-        return Err(ApiError::Status { code: status.as_u16(), message });
-    }
+    let answer = send_for_answer(client, request).await?;
     serde_json::from_slice::<MetaOnly>(&answer)
         .map(|m| m.metadata)
         .map_err(|e| ApiError::Body(format!("not a Secret: {e}")))

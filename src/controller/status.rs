@@ -27,25 +27,51 @@ pub fn next_status(
     outcome: &Outcome,
     now: &str,
 ) -> EncryptedSecretStatus {
-    let ready = if outcome.reason == Reason::Materialized { "True" } else { "False" };
-    let previous = current.and_then(|s| s.conditions.iter().find(|c| c.type_ == READY));
-    let last_transition_time = match previous {
-        Some(c) if c.status == ready => c.last_transition_time.clone(),
-        _ => Some(now.to_owned()),
-    };
+    let ready = outcome.reason == Reason::Materialized;
+    let previous = current.map(|s| s.conditions.as_slice()).unwrap_or_default();
     EncryptedSecretStatus {
         observed_generation: generation,
         key_id: outcome.key_id.clone(),
         secret_name: outcome.secret_name.clone(),
-        conditions: vec![Condition {
-            type_: READY.to_owned(),
-            status: ready.to_owned(),
-            reason: outcome.reason.as_str().to_owned(),
-            message: outcome.message.clone(),
-            last_transition_time,
-            observed_generation: generation,
-        }],
+        conditions: vec![ready_condition(
+            previous,
+            ready,
+            outcome.reason,
+            &outcome.message,
+            generation,
+            now,
+        )],
     }
+}
+
+/// The `Ready` condition of any sealgate resource after an outcome. `lastTransitionTime`
+/// moves only when `Ready` flips; `now` is an RFC 3339 timestamp.
+pub fn ready_condition(
+    previous: &[Condition],
+    ready: bool,
+    reason: Reason,
+    message: &str,
+    generation: Option<i64>,
+    now: &str,
+) -> Condition {
+    let status = if ready { "True" } else { "False" };
+    let last_transition_time = match previous.iter().find(|c| c.type_ == READY) {
+        Some(c) if c.status == status => c.last_transition_time.clone(),
+        _ => Some(now.to_owned()),
+    };
+    Condition {
+        type_: READY.to_owned(),
+        status: status.to_owned(),
+        reason: reason.as_str().to_owned(),
+        message: message.to_owned(),
+        last_transition_time,
+        observed_generation: generation,
+    }
+}
+
+/// The `Ready` reason among `conditions`, if any (to emit an Event only when it changes).
+pub fn ready_reason(conditions: &[Condition]) -> Option<&str> {
+    conditions.iter().find(|c| c.type_ == READY).map(|c| c.reason.as_str())
 }
 
 /// The reason the current status shows, if any (to emit an Event only when it changes).

@@ -3,11 +3,22 @@
 
 mod condition;
 mod encrypted_secret;
+mod secret_store;
+mod vault_secret;
 
 pub use condition::Condition;
 pub use encrypted_secret::{
     ENC_VALUE_PATTERN, EncryptedSecret, EncryptedSecretContent, EncryptedSecretSpec,
     EncryptedSecretStatus, ScopeName, SecretTemplate, SopsBlock, TemplateMetadata,
+};
+pub use secret_store::{
+    AppRoleAuth, ClusterSecretStore, ClusterSecretStoreSpec, KubernetesAuth, KvSpec, LabelSelector,
+    LabelSelectorRequirement, SecretKeyRef, SecretStore, SecretStoreSpec, SecretStoreStatus,
+    SelectorOperator, ServiceAccountRef, StoreCondition, TokenAuth, VaultAuth, VaultProvider,
+};
+pub use vault_secret::{
+    INTERVAL_PATTERN, PathVersion, RemoteRef, SECRET_KEY_PATTERN, StoreKind, StoreRef,
+    VaultDataFrom, VaultSecret, VaultSecretData, VaultSecretSpec, VaultSecretStatus,
 };
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,7 +26,12 @@ use kube::CustomResourceExt;
 
 /// Every CRD sealgate installs, with the file under `crds/` each is committed as.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    vec![("encryptedsecrets.yaml", EncryptedSecret::crd())]
+    vec![
+        ("encryptedsecrets.yaml", EncryptedSecret::crd()),
+        ("secretstores.yaml", SecretStore::crd()),
+        ("clustersecretstores.yaml", ClusterSecretStore::crd()),
+        ("vaultsecrets.yaml", VaultSecret::crd()),
+    ]
 }
 
 /// A CRD as the YAML committed under `crds/`.

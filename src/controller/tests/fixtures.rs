@@ -20,7 +20,8 @@ use crate::controller::leader::Leadership;
 use crate::controller::materialize::sort_json;
 use crate::controller::metrics::Metrics;
 use crate::controller::reconcile::Context;
-use crate::crd::EncryptedSecret;
+use crate::controller::vaultsecret::VaultSource;
+use crate::crd::{ClusterSecretStore, EncryptedSecret, SecretStore};
 use crate::format::cipher::DataKey;
 use crate::format::store::{self, Format};
 use crate::format::timestamp::Timestamp;
@@ -112,10 +113,21 @@ pub struct Harness {
     pub ctx: Arc<Context>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     pub owned: Writer<PartialObjectMeta<Secret>>,
+    pub secret_stores: Writer<SecretStore>,
+    pub cluster_stores: Writer<ClusterSecretStore>,
 }
 
 impl Harness {
     pub fn new(keyring: Keyring, router: Router) -> Harness {
+        Harness::build(keyring, router, None)
+    }
+
+    /// A harness whose Vault is `vault` (for `VaultSecret`s and stores).
+    pub fn with_vault(router: Router, vault: Arc<dyn VaultSource>) -> Harness {
+        Harness::build(Keyring::empty(), router, Some(vault))
+    }
+
+    fn build(keyring: Keyring, router: Router, vault: Option<Arc<dyn VaultSource>>) -> Harness {
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
@@ -142,15 +154,35 @@ impl Harness {
             client.clone(),
             Reporter { controller: "sealgate-controller".into(), instance: Some("test".into()) },
         );
-        let ctx = Arc::new(Context::new(
+        let (ss_reader, ss_writer) = reflector::store::<SecretStore>();
+        let (css_reader, css_writer) = reflector::store::<ClusterSecretStore>();
+        let mut ctx = Context::new(
             client,
             ClusterKeyring::with(keyring),
             Leadership::always(),
             recorder,
             Arc::new(Metrics::default()),
             reader,
-        ));
-        Harness { ctx, seen, owned: writer }
+        );
+        if let Some(vault) = vault {
+            ctx = ctx.with_vault(vault, ss_reader, css_reader, None);
+        }
+        Harness {
+            ctx: Arc::new(ctx),
+            seen,
+            owned: writer,
+            secret_stores: ss_writer,
+            cluster_stores: css_writer,
+        }
+    }
+
+    /// Puts a store in the cache, as its watch would.
+    pub fn cache_store(&mut self, store: SecretStore) {
+        self.secret_stores.apply_watcher_event(&watcher::Event::Apply(store));
+    }
+
+    pub fn cache_cluster_store(&mut self, store: ClusterSecretStore) {
+        self.cluster_stores.apply_watcher_event(&watcher::Event::Apply(store));
     }
 
     /// Puts a Secret's metadata in the owned-Secrets cache, as the label watch would.

@@ -1,6 +1,7 @@
 //! The reconciler against a mocked apiserver: each scenario asserts the exact requests made.
 
 mod fixtures;
+mod vault;
 
 use std::sync::Arc;
 
