@@ -2,6 +2,9 @@
 
 mod fixtures;
 mod vault;
+/// A real OpenBao dev server, for the reconciler tests that use the real Vault pool.
+#[path = "../../../tests/support/openbao.rs"]
+mod openbao;
 
 use std::sync::Arc;
 

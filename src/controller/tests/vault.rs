@@ -751,3 +751,88 @@ async fn a_deleted_secret_is_recreated() {
         ]
     );
 }
+
+/// The same reconciler with the real pool against a real OpenBao dev server (the apiserver
+/// is still the mock): values, pinned versions, the KV versions in status, and Vault going
+/// down and coming back.
+mod against_openbao {
+    use super::*;
+    use crate::vault::VaultPool;
+
+    use crate::controller::tests::openbao::{OpenBao, ROOT_TOKEN};
+
+    /// `cluster()`, with the token Secret holding the dev server's root token.
+    fn cluster_with_root_token() -> Router {
+        let inner = cluster();
+        Box::new(move |method, path, body| match (method, path) {
+            ("GET", TOKEN_SECRET_PATH) => (
+                200,
+                json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "vault-token", "namespace": NS},
+                       "data": {"token": STANDARD.encode(ROOT_TOKEN)}}),
+            ),
+            _ => inner(method, path, body),
+        })
+    }
+
+    fn seed(bao: &OpenBao) {
+        for pw in ["v1", "v2", "pinned-v3", "v4"] {
+            bao.ok(&["kv", "put", "-mount=secret", "app/db", &format!("password={pw}")]);
+        }
+        bao.ok(&["kv", "put", "-mount=secret", "app/common", "host=db.internal", "port=5432"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_vault_secret_syncs_from_openbao_and_survives_an_outage() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut bao = OpenBao::start();
+        seed(&bao);
+        let pool = VaultPool::new();
+        let mut h = Harness::with_vault(cluster_with_root_token(), Arc::new(pool.clone()));
+        let mut store = secret_store(token_auth(None));
+        store.spec.vault.server = bao.addr.clone();
+        h.cache_store(store);
+
+        // 10 s (the minimum): reads are shared for a fifth of it, 2 s.
+        let mut vs = vault_secret(local_store());
+        vs.spec.refresh_interval = Some("10s".into());
+        let next = synced(&mut h, vs).await;
+        let seen = h.requests();
+        let apply = seen.iter().find(|r| r.line() == format!("PATCH {SECRET_PATH}")).unwrap();
+        assert_eq!(decoded(&apply.body, "password"), "pinned-v3", "the pinned version");
+        assert_eq!(decoded(&apply.body, "host"), "db.internal");
+        let status = patched_status(&h, STATUS_PATH);
+        assert_eq!(
+            status["versions"],
+            json!([{"path": "app/common", "version": 1}, {"path": "app/db", "version": 3}])
+        );
+        assert_eq!(status["conditions"][0]["reason"], "Synced");
+        assert_eq!(bao.audited("read", "secret/data/app/db"), 1);
+
+        bao.stop();
+        // Past the shared-read window, so the refresh really asks Vault.
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+        make_refresh_due(&h);
+        let mark = h.requests().len();
+        reconcile(Arc::new(next.clone()), h.ctx.clone()).await.unwrap();
+        assert!(
+            h.lines()[mark..].iter().all(|l| !l.contains("/secrets/db")),
+            "Vault down: the Secret is neither rewritten nor deleted"
+        );
+        let status = patched_status(&h, STATUS_PATH);
+        assert_eq!(status["conditions"][0]["reason"], "VaultUnavailable");
+        let message = status["conditions"][0]["message"].as_str().unwrap();
+        assert!(message.contains(&bao.addr) && !message.contains(ROOT_TOKEN), "{message}");
+
+        bao.restart();
+        seed(&bao);
+        let mut failing = next;
+        failing.status = Some(serde_json::from_value(status).unwrap());
+        make_refresh_due(&h);
+        let mark = h.requests().len();
+        reconcile(Arc::new(failing), h.ctx.clone()).await.unwrap();
+        assert!(h.lines()[mark..].iter().any(|l| l == &format!("PATCH {STATUS_PATH}")));
+        assert_eq!(patched_status(&h, STATUS_PATH)["conditions"][0]["reason"], "Synced");
+        assert!(pool.stats().reads >= 3, "{:?}", pool.stats());
+    }
+}

@@ -6,7 +6,7 @@ use zeroize::Zeroizing;
 
 use super::store::{StoreView, connection};
 use super::token::jwt_source;
-use crate::controller::context::Context;
+use kube::Client;
 use crate::controller::reason::{Reason, Refusal};
 use crate::controller::reconcile::Error;
 use crate::controller::secret_api::{ApiError, read_secret_key};
@@ -45,7 +45,7 @@ pub fn service_account_namespace(view: &StoreView, reader_ns: Option<&str>) -> O
 /// unreadable value, [`Reason::InvalidSpec`] for a spec the store check refuses;
 /// [`CredentialError::Api`] for transient apiserver trouble.
 pub async fn resolve(
-    ctx: &Context,
+    client: &Client,
     view: &StoreView,
     reader_ns: Option<&str>,
 ) -> Result<Option<Store>, CredentialError> {
@@ -58,11 +58,11 @@ pub async fn resolve(
     let (connection, kv) = connection(&view.provider).map_err(invalid)?;
     let credentials = match &view.provider.auth {
         VaultAuth::Token(t) => {
-            let token = secret_text(ctx, view, &t.secret_ref, "token").await?;
+            let token = secret_text(client, view, &t.secret_ref, "token").await?;
             Credentials::Token { token }
         }
         VaultAuth::AppRole(a) => {
-            let secret_id = secret_text(ctx, view, &a.secret_ref, "AppRole secret id").await?;
+            let secret_id = secret_text(client, view, &a.secret_ref, "AppRole secret id").await?;
             Credentials::AppRole {
                 mount: a.mount_path.trim_matches('/').to_owned(),
                 role_id: a.role_id.clone(),
@@ -78,7 +78,7 @@ pub async fn resolve(
                 mount: k.mount_path.trim_matches('/').to_owned(),
                 role: k.role.clone(),
                 subject: format!("{namespace}/{name} aud={}", k.audiences.join(",")),
-                jwt: jwt_source(ctx.client.clone(), namespace, name, k.audiences.clone()),
+                jwt: jwt_source(client.clone(), namespace, name, k.audiences.clone()),
             }
         }
     };
@@ -88,7 +88,7 @@ pub async fn resolve(
 /// The text of a credentials `Secret` key, trimmed of surrounding whitespace (a trailing
 /// newline from `kubectl create secret --from-file`), zeroized.
 async fn secret_text(
-    ctx: &Context,
+    client: &Client,
     view: &StoreView,
     r: &SecretKeyRef,
     what: &str,
@@ -106,7 +106,7 @@ async fn secret_text(
         )));
     };
     let place = format!("Secret {namespace}/{}", r.name);
-    let bytes = match read_secret_key(&ctx.client, namespace, &r.name, &r.key).await {
+    let bytes = match read_secret_key(client, namespace, &r.name, &r.key).await {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return Err(refuse(format!("{place} has no key {}; fix secretRef.key", r.key))),
         Err(ApiError::Status { code: 404, .. }) => {

@@ -132,7 +132,7 @@ async fn sync(
         }
     }
 
-    let vault_store = match resolve(ctx, &store, Some(namespace)).await {
+    let vault_store = match resolve(&ctx.client, &store, Some(namespace)).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(Error::Incomplete("a ServiceAccount namespace")),
         Err(CredentialError::Refused(r)) => return fail(r, Retry::Backoff),

@@ -121,7 +121,7 @@ async fn check(ctx: &Context, view: &StoreView) -> Result<Refusal, Error> {
     if let Err(m) = validate(view) {
         return Ok(Refusal::new(Reason::InvalidSpec, m));
     }
-    let vault_store = match resolve(ctx, view, None).await {
+    let vault_store = match resolve(&ctx.client, view, None).await {
         Ok(Some(s)) => s,
         Ok(None) => {
             return Ok(Refusal::new(
