@@ -14,8 +14,10 @@ mod error;
 mod kv;
 mod pool;
 mod session;
+mod transit;
 
 pub use error::VaultError;
 pub use kv::{KvEngine, KvSecret, KvVersion};
 pub use pool::{PoolStats, VaultPool};
 pub use session::{Connection, Credentials, JwtSource, Store};
+pub use transit::{TokenOrigin, TransitConfig, VaultToken, VaultTransit, discover_token};
