@@ -460,7 +460,7 @@ impl Worker {
 /// Where the configuration comes from: given, or read from the process environment on first
 /// use (so that a run that never meets a transit key never looks at Vault settings).
 enum ConfigSource {
-    Given(Result<TransitConfig, TransitError>),
+    Given(TransitConfig),
     ProcessEnv(OnceLock<Result<TransitConfig, TransitError>>),
 }
 
@@ -473,14 +473,17 @@ struct Inner {
 
 impl Inner {
     fn config(&self) -> Result<&TransitConfig, TransitError> {
-        let result = match &self.config {
-            ConfigSource::Given(r) => r,
-            ConfigSource::ProcessEnv(cell) => cell.get_or_init(|| {
-                let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
-                TransitConfig::from_env(&ProcessEnv, home.as_deref())
-            }),
-        };
-        result.as_ref().map_err(Clone::clone)
+        match &self.config {
+            ConfigSource::Given(c) => Ok(c),
+            ConfigSource::ProcessEnv(cell) => cell
+                .get_or_init(|| {
+                    let home =
+                        std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+                    TransitConfig::from_env(&ProcessEnv, home.as_deref())
+                })
+                .as_ref()
+                .map_err(Clone::clone),
+        }
     }
 
     /// The client for `key`'s server (created on first use). Runs on the worker thread.
@@ -611,8 +614,7 @@ impl fmt::Debug for VaultTransit {
             Err(_) => Vec::new(),
         };
         let config = match &self.inner.config {
-            ConfigSource::Given(Ok(c)) => format!("{c:?}"),
-            ConfigSource::Given(Err(_)) => "invalid".to_owned(),
+            ConfigSource::Given(c) => format!("{c:?}"),
             ConfigSource::ProcessEnv(cell) => match cell.get() {
                 None => "from the environment (not read yet)".to_owned(),
                 Some(Ok(c)) => format!("{c:?}"),
@@ -626,7 +628,7 @@ impl fmt::Debug for VaultTransit {
 impl VaultTransit {
     /// A client with `config`.
     pub fn new(config: TransitConfig) -> Self {
-        Self::from_source(ConfigSource::Given(Ok(config)))
+        Self::from_source(ConfigSource::Given(config))
     }
 
     /// A client configured as sops's would be, from this process's environment and `$HOME`,
@@ -990,6 +992,83 @@ mod tests {
         });
         assert_eq!(&*back, &[7u8; 32]);
         assert_eq!(transit.inner.clients.lock().unwrap().len(), 1, "one client per address");
+    }
+
+    /// A dev server with TLS (`-dev-tls`, a self-signed CA) and transit mounted; stopped by
+    /// PID when dropped.
+    struct TlsOpenBao {
+        child: std::process::Child,
+        dir: tempfile::TempDir,
+        addr: String,
+    }
+
+    impl TlsOpenBao {
+        fn start() -> TlsOpenBao {
+            use std::process::{Command, Stdio};
+            let dir = tempfile::tempdir().unwrap();
+            let port =
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let child = Command::new(openbao::bao_binary())
+                .args(["server", "-dev", "-dev-tls"])
+                .arg(format!("-dev-tls-cert-dir={}", dir.path().display()))
+                .arg(format!("-dev-root-token-id={}", openbao::ROOT_TOKEN))
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+                .env("HOME", dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn bao server -dev-tls");
+            let bao = TlsOpenBao { child, dir, addr: format!("https://127.0.0.1:{port}") };
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let ok = Command::new(openbao::bao_binary())
+                    .args(["secrets", "enable", "transit"])
+                    .env("HOME", bao.dir.path())
+                    .env("BAO_ADDR", &bao.addr)
+                    .env("BAO_CACERT", bao.ca())
+                    .env("BAO_TOKEN", openbao::ROOT_TOKEN)
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                if ok {
+                    return bao;
+                }
+                assert!(std::time::Instant::now() < deadline, "bao -dev-tls did not come up");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+
+        fn ca(&self) -> PathBuf {
+            self.dir.path().join("vault-ca.pem")
+        }
+    }
+
+    impl Drop for TlsOpenBao {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[test]
+    fn https_is_trusted_through_a_ca_bundle_vault_cacert_or_skip_verify_only() {
+        let bao = TlsOpenBao::start();
+        let key = VaultTransitUri { address: bao.addr.clone(), ..uri() };
+        let token = || Zeroizing::new(openbao::ROOT_TOKEN.to_owned());
+        let pem = std::fs::read(bao.ca()).unwrap();
+        // Encrypting creates the key (transit's upsert, allowed for root).
+        let explicit = VaultTransit::new(TransitConfig::with_token(token(), None, Some(pem)));
+        let ct = explicit.encrypt(&key, &[3u8; 32]).unwrap();
+        let system = VaultTransit::new(TransitConfig::with_token(token(), None, None));
+        let e = system.decrypt(&key, &ct).unwrap_err();
+        assert!(matches!(e, TransitError::Unavailable(_)), "self-signed CA trusted: {e:?}");
+        let env = MapEnv::new().with("VAULT_TOKEN", openbao::ROOT_TOKEN);
+        for env in
+            [env.clone().with("VAULT_CACERT", bao.ca()), env.with("VAULT_SKIP_VERIFY", "true")]
+        {
+            let transit = VaultTransit::new(TransitConfig::from_env(&env, None).unwrap());
+            assert_eq!(&*transit.decrypt(&key, &ct).unwrap(), &[3u8; 32]);
+        }
     }
 
     #[test]
