@@ -2,6 +2,7 @@
 //! and encryption rule from flags and `.sops.yaml`, with sops's precedence.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use sealgate::config::{Config, CreationRule, find_config};
 use sealgate::format::Timestamp;
@@ -10,24 +11,79 @@ use sealgate::format::file::SopsFile;
 use sealgate::format::metadata::{KeyGroup, Metadata};
 use sealgate::format::rules::EncryptionRule;
 use sealgate::format::store::Format;
-use sealgate::keys::{self, AgeRecipient, GroupSpec, KeySpec, Keyring, VaultTransitUri};
+use sealgate::keys::{
+    self, AgeRecipient, GroupSpec, KeyError, KeyFailure, KeySpec, Keyring, TransitError,
+    VaultTransitUri,
+};
+use sealgate::vault::VaultTransit;
 
 use crate::args::{RecipientArgs, RuleArgs};
 use crate::commands::Context;
 use crate::exit::{CliError, CliResult, Code, chain};
 
-/// Identities found as sops finds them (environment and default files).
+/// What to do when no age identity fits.
+const AGE_HINT: &str = "make an identity for one of the recipients available: \
+     SOPS_AGE_KEY_FILE=PATH, SOPS_AGE_KEY, or ~/.config/sops/age/keys.txt";
+
+/// The run's one Vault transit client, configured as sops configures its own (`VAULT_TOKEN` or
+/// `~/.vault-token`, `VAULT_NAMESPACE`, `VAULT_CACERT`, …). It reads those settings and contacts
+/// Vault only when an `hc_vault` key is actually used, so age-only files never need Vault.
+fn transit() -> Arc<VaultTransit> {
+    static TRANSIT: OnceLock<Arc<VaultTransit>> = OnceLock::new();
+    TRANSIT.get_or_init(|| Arc::new(VaultTransit::from_process_env())).clone()
+}
+
+/// Identities found as sops finds them (environment and default files), and Vault transit.
 pub fn keyring() -> Keyring {
-    Keyring::discover(&keys::ProcessEnv)
+    Keyring::discover(&keys::ProcessEnv).with_transit(transit())
+}
+
+/// What to do about a transit key that failed.
+fn transit_hint(e: &TransitError) -> &'static str {
+    match e {
+        TransitError::Denied(_) => {
+            "set VAULT_TOKEN to a token whose policy allows this transit key, or run `bao login` \
+             / `vault login` (they write ~/.vault-token)"
+        }
+        TransitError::Unavailable(_) => {
+            "check that the Vault server in the key's address is running and reachable (the \
+             address comes from the key, not from VAULT_ADDR)"
+        }
+        _ => "check that the transit engine and key named in the key URI exist on that server",
+    }
+}
+
+/// The hint for a failed unwrap: about Vault when an `hc_vault` key failed, about age always.
+fn unwrap_hint(e: &KeyError) -> String {
+    let failure = match e {
+        KeyError::NoUsableKey(f) | KeyError::TooFewGroups(f) => Some(f),
+        _ => None,
+    };
+    let transit_failures: Vec<&TransitError> = failure
+        .iter()
+        .flat_map(|f| &f.report.groups)
+        .flat_map(|g| &g.attempts)
+        .filter_map(|a| match &a.result {
+            Err(KeyFailure::Transit(t)) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let worst = transit_failures
+        .iter()
+        .find(|t| matches!(t, TransitError::Denied(_)))
+        .or_else(|| transit_failures.iter().find(|t| matches!(t, TransitError::Unavailable(_))))
+        .or_else(|| transit_failures.first());
+    match worst {
+        Some(t) => format!("for the Vault transit keys: {}; or {AGE_HINT}", transit_hint(t)),
+        None => AGE_HINT.to_owned(),
+    }
 }
 
 /// Recovers the data key of `file`, or says which recipients were tried and why none worked.
 pub fn unwrap(keyring: &Keyring, file: &SopsFile, display: &str) -> CliResult<DataKey> {
     keyring.unwrap_data_key(&file.metadata).map(|(key, _report)| key).map_err(|e| {
-        CliError::new(Code::CouldNotRetrieveKey, format!("{display}: {}", chain(&e))).hint(
-            "make an identity for one of the recipients available: SOPS_AGE_KEY_FILE=PATH, \
-             SOPS_AGE_KEY, or ~/.config/sops/age/keys.txt",
-        )
+        CliError::new(Code::CouldNotRetrieveKey, format!("{display}: {}", chain(&e)))
+            .hint(unwrap_hint(&e))
     })
 }
 
@@ -178,12 +234,25 @@ pub fn encrypt_settings(
     Ok(settings)
 }
 
-/// Wraps a data key for the chosen recipients.
+/// Wraps a data key for the chosen recipients. A Vault transit key that cannot be used exits
+/// 1, as sops does ("could not generate data key").
 pub fn wrap(key: &DataKey, settings: &EncryptSettings) -> CliResult<(Vec<KeyGroup>, usize)> {
-    keys::wrap_data_key(key, &settings.groups, settings.threshold, None, Timestamp::now_utc())
-        .map_err(|e| {
+    let transit = transit();
+    keys::wrap_data_key(
+        key,
+        &settings.groups,
+        settings.threshold,
+        Some(&*transit),
+        Timestamp::now_utc(),
+    )
+    .map_err(|e| match &e {
+        KeyError::TransitEncrypt { source, .. } => {
+            CliError::new(Code::Generic, chain(&e)).hint(transit_hint(source))
+        }
+        _ => {
             CliError::new(Code::EncryptTree, format!("failed to wrap the data key: {}", chain(&e)))
-        })
+        }
+    })
 }
 
 /// The recipients a file's metadata names, as groups to wrap a new data key for.

@@ -17,9 +17,11 @@ mod pool;
 mod pool_transit;
 mod session;
 mod token;
+mod transit;
 
 pub use error::VaultError;
 pub use kv::{KvEngine, KvSecret, KvVersion, normalize_path};
 pub use pool::{PoolSettings, PoolStats, VaultPool};
 pub use pool_transit::PoolTransit;
 pub use session::{Connection, Credentials, JwtSource, Store};
+pub use transit::{TokenOrigin, TransitConfig, VaultToken, VaultTransit, discover_token};
