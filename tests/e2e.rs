@@ -95,6 +95,9 @@ fn functional() -> Vec<Scenario> {
         scenario("m_vault_kubernetes_auth_uses_the_service_account", 240, true, |e| {
             Box::pin(vault::vault_kubernetes_auth_uses_the_service_account(e))
         }),
+        scenario("n_transit_store_opens_hc_vault_sealed_objects", 240, true, |e| {
+            Box::pin(vault::transit_store_opens_hc_vault_sealed_objects(e))
+        }),
         scenario("k_nothing_secret_is_published", 120, false, |e| {
             Box::pin(nothing_secret_is_published(e))
         }),

@@ -112,6 +112,12 @@ pub struct ControllerConfig {
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
 
+    /// Unwrap `hc_vault` (Vault transit) data keys through this store's Vault and
+    /// credentials: `ClusterSecretStore/NAME` or `SecretStore/NAMESPACE/NAME`. The address
+    /// written in a file is never contacted.
+    #[arg(long, env = "SEALGATE_TRANSIT_STORE", value_name = "STORE")]
+    pub transit_store: Option<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "SEALGATE_LOG_FORMAT", default_value = "json")]
     pub log_format: LogFormat,

@@ -25,9 +25,10 @@ use super::materialize::{MANAGED_BY_LABEL, MANAGED_BY_VALUE, trim_managed_fields
 use super::metrics::Metrics;
 use super::reconcile::{Context, Error, error_policy, reconcile};
 use super::server::{self, Health};
+use super::vaultsecret::transit_store::{self, TransitStoreRef};
 use super::vaultsecret::{self, VaultSource};
 use crate::crd::{ClusterSecretStore, EncryptedSecret, SecretStore, StoreKind, VaultSecret};
-use crate::vault::VaultPool;
+use crate::vault::{PoolTransit, VaultPool};
 
 /// Why the controller could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +39,8 @@ pub enum RunError {
     Listen(#[from] std::io::Error),
     #[error("invalid --label-selector: {0}")]
     Selector(String),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What the probes and metrics report.
@@ -71,7 +74,22 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let keyring = ClusterKeyring::unloaded();
     // One pool for the process: Vault sessions (tokens) outlive leadership changes.
-    let vault: Arc<dyn VaultSource> = Arc::new(VaultPool::new());
+    let pool = VaultPool::new();
+    let vault: Arc<dyn VaultSource> = Arc::new(pool.clone());
+    // `--transit-store`: hc_vault data keys are unwrapped with that store's session.
+    let transit = match &cfg.transit_store {
+        Some(value) => {
+            let store = TransitStoreRef::parse(value).map_err(RunError::Config)?;
+            let transit = Arc::new(PoolTransit::new(
+                pool.clone(),
+                tokio::runtime::Handle::current(),
+                store.describe(),
+            ));
+            tokio::spawn(transit_store::run(client.clone(), store, transit.clone()));
+            Some(transit as Arc<dyn crate::keys::TransitClient>)
+        }
+        None => None,
+    };
 
     let leadership = if cfg.leader_elect {
         let (tx, leadership) = Leadership::channel();
@@ -101,6 +119,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), RunError> {
         keys::KeySettings {
             namespace: cfg.controller_namespace.clone(),
             renew_period: cfg.key_renew_period,
+            transit,
         },
         leadership.clone(),
         keyring.clone(),

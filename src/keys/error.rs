@@ -58,7 +58,7 @@ pub enum KeyError {
     UnsupportedKeyType { key_type: String, key: String },
 
     #[error(
-        "Vault transit key {key} cannot be used: this build of sealgate has no Vault client yet (Vault transit support is coming); decrypt with an age recipient of the file, or with sops"
+        "Vault transit key {key} cannot be used: no Vault transit client is configured here (the controller needs --transit-store); decrypt with an age recipient of the file instead"
     )]
     NoTransitClient { key: String },
 

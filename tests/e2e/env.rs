@@ -121,6 +121,17 @@ impl Env {
         watch: &[String],
         lease_name: Option<&str>,
     ) -> R<usize> {
+        self.start_replica_with(tag, watch, lease_name, None).await
+    }
+
+    /// [`Env::start_replica`] with `--transit-store STORE`.
+    pub async fn start_replica_with(
+        &self,
+        tag: &str,
+        watch: &[String],
+        lease_name: Option<&str>,
+        transit_store: Option<&str>,
+    ) -> R<usize> {
         let identity = format!("e2e-{}-{tag}", self.run_id);
         let replica = Replica::start(&ReplicaSpec {
             binary: &self.controller_bin,
@@ -130,6 +141,7 @@ impl Env {
             identity: &identity,
             lease_name,
             log_dir: &self.log_dir,
+            transit_store,
         })?;
         let mut replicas = self.replicas.lock().await;
         replicas.push(replica);

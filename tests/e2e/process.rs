@@ -53,6 +53,8 @@ pub struct ReplicaSpec<'a> {
     pub identity: &'a str,
     pub lease_name: Option<&'a str>,
     pub log_dir: &'a Path,
+    /// `--transit-store` (hc_vault data keys through that store).
+    pub transit_store: Option<&'a str>,
 }
 
 /// One controller replica, killed by PID when dropped.
@@ -92,6 +94,9 @@ impl Replica {
             .stderr(err);
         if let Some(lease) = spec.lease_name {
             cmd.arg("--lease-name").arg(lease);
+        }
+        if let Some(store) = spec.transit_store {
+            cmd.arg("--transit-store").arg(store);
         }
         let child = cmd.spawn().ctx(format!("cannot start {}", spec.binary.display()))?;
         Ok(Replica { identity: spec.identity.to_owned(), health, metrics, log, child })

@@ -116,7 +116,7 @@ impl Plain {
         Ok(())
     }
 
-    fn to_manifest(&self) -> SecretManifest {
+    pub fn to_manifest(&self) -> SecretManifest {
         SecretManifest {
             name: self.name.clone(),
             namespace: Some(self.namespace.clone()),

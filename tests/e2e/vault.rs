@@ -15,9 +15,17 @@ use kube::api::{
 };
 use serde_json::{Value, json};
 
-use super::cluster::secret_api;
+use sealgate::format::Timestamp;
+use sealgate::format::cipher::DataKey;
+use sealgate::format::store::Format;
+use sealgate::keys::{GroupSpec, KeySpec, VaultTransitUri, wrap_data_key};
+use sealgate::seal::{self, Scope};
+use sealgate::vault::{TransitConfig, VaultTransit};
+
+use super::cluster::{apply_es, create_namespace, delete_namespaces, secret_api, wait_reason};
 use super::env::Env;
 use super::openbao::{OpenBao, ROOT_TOKEN};
+use super::sealing::Plain;
 use super::support::{Ctx, R, ensure, eventually, note};
 
 const RECONCILE: Duration = Duration::from_secs(60);
@@ -284,5 +292,83 @@ async fn kubernetes_auth_flow(
     note(
         "logged in with the app ServiceAccount's audience-bound token; TokenReview by the cluster",
     );
+    Ok(())
+}
+
+/// Seals `plain` with only a Vault transit key (in process, as `sealgate seal
+/// --hc-vault-transit` does), then points the file's unauthenticated `vault_address` at a dead
+/// port: the controller must use its store's server, never the file's.
+fn seal_with_transit(bao: &OpenBao, plain: &Plain) -> R<Value> {
+    let uri = VaultTransitUri::parse(&format!("{}/v1/transit/keys/e2e", bao.addr)).ctx("URI")?;
+    let client = VaultTransit::new(TransitConfig::with_token(
+        zeroize::Zeroizing::new(ROOT_TOKEN.to_owned()),
+        None,
+        None,
+    ));
+    let now = Timestamp::now_utc();
+    let key = DataKey::generate();
+    let groups = [GroupSpec(vec![KeySpec::HcVault(uri)])];
+    let (key_groups, threshold) = wrap_data_key(&key, &groups, 0, Some(&client), now)
+        .ctx("wrap the data key with transit")?;
+    let file =
+        seal::seal(&plain.to_manifest(), Scope::Strict, &key, key_groups, threshold, None, now)
+            .ctx("seal")?;
+    let json = file.emit_as(Format::Json).ctx("emit JSON")?;
+    let mut sealed: Value = serde_json::from_slice(&json).ctx("sealed JSON")?;
+    let stanza = sealed["sops"]["hc_vault"][0].as_object_mut().ctx("no sops.hc_vault stanza")?;
+    stanza.insert("vault_address".into(), json!("http://127.0.0.1:1"));
+    Ok(sealed)
+}
+
+/// (n) `--transit-store`: an `EncryptedSecret` whose data key only Vault transit can unwrap
+/// materializes through a replica pointed at a `SecretStore` — no private key involved — and
+/// the address written in the file is never contacted.
+pub async fn transit_store_opens_hc_vault_sealed_objects(env: Arc<Env>) -> R {
+    let ns = format!("{}-transit", env.controller_ns);
+    create_namespace(&env.client, &ns).await?;
+    let result = transit_flow(&env, &ns).await;
+    delete_namespaces(&env.client, std::slice::from_ref(&ns)).await;
+    result
+}
+
+async fn transit_flow(env: &Arc<Env>, ns: &str) -> R {
+    let bao = OpenBao::start();
+    bao.ok(&["secrets", "enable", "transit"]);
+    bao.ok(&["write", "-f", "transit/keys/e2e"]);
+    let secrets = secret_api(&env.client, ns);
+    let token = Secret {
+        metadata: kube::api::ObjectMeta { name: Some("vault-token".into()), ..Default::default() },
+        string_data: Some([("token".to_owned(), ROOT_TOKEN.to_owned())].into()),
+        ..Default::default()
+    };
+    secrets.create(&PostParams::default(), &token).await.ctx("create the token Secret")?;
+    let stores = api(env, ns, "SecretStore");
+    apply(
+        &stores,
+        "vault-transit",
+        json!({
+            "apiVersion": "sealgate.dev/v1alpha1", "kind": "SecretStore",
+            "metadata": {"name": "vault-transit"},
+            "spec": {"vault": {
+                "server": bao.addr, "kv": {"mount": "secret", "version": 2},
+                "auth": {"token": {"secretRef": {"name": "vault-token", "key": "token"}}}
+            }}
+        }),
+    )
+    .await?;
+    let lease = format!("sealgate-e2e-transit-{}", env.run_id);
+    let store = format!("SecretStore/{ns}/vault-transit");
+    env.start_replica_with("transit", &[ns.to_owned()], Some(&lease), Some(&store)).await?;
+
+    let mut plain = env.plain(ns, "transit-creds");
+    plain.namespace = ns.to_owned();
+    let sealed = seal_with_transit(&bao, &plain)?;
+    apply_es(&env.client, ns, &sealed).await?;
+    wait_reason(&env.client, ns, &plain.name, &["Materialized"], RECONCILE).await?;
+    let secret = secrets.get(&plain.name).await.ctx("get the Secret")?;
+    plain.check_values(&secret)?;
+    let unwraps = bao.audited("update", "transit/decrypt/e2e");
+    ensure(unwraps >= 1, || "OpenBao saw no transit decrypt".to_owned())?;
+    note(format!("materialized through the store's Vault ({unwraps} transit unwrap(s))"));
     Ok(())
 }

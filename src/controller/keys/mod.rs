@@ -85,11 +85,23 @@ impl ClusterKeyring {
 }
 
 /// Where key `Secret`s live and how often a new one is made.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KeySettings {
     pub namespace: String,
     /// Zero: never renew.
     pub renew_period: std::time::Duration,
+    /// Vault transit for `hc_vault` data keys (`--transit-store`), given to every keyring.
+    pub transit: Option<std::sync::Arc<dyn crate::keys::TransitClient>>,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("namespace", &self.namespace)
+            .field("renew_period", &self.renew_period)
+            .field("transit", &self.transit.is_some())
+            .finish()
+    }
 }
 
 /// How often the renewal is checked while leading.
@@ -224,7 +236,10 @@ impl Keys {
 
     /// Rebuilds the keyring from every entry and swaps it in.
     fn rebuild(&mut self) {
-        let loaded = plan::load(&self.settings.namespace, &self.entries);
+        let mut loaded = plan::load(&self.settings.namespace, &self.entries);
+        if let Some(transit) = &self.settings.transit {
+            loaded.keyring = loaded.keyring.with_transit(transit.clone());
+        }
         for (name, reason) in &loaded.skipped {
             tracing::error!(
                 secret = %format!("{}/{name}", self.settings.namespace),

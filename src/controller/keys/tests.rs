@@ -25,8 +25,11 @@ fn start(leadership: Leadership) -> (Handle, ClusterKeyring, Arc<Metrics>) {
     let client = Client::new(svc, "default");
     let keyring = ClusterKeyring::unloaded();
     let metrics = Arc::new(Metrics::default());
-    let settings =
-        KeySettings { namespace: NS.to_owned(), renew_period: Duration::from_secs(30 * 86_400) };
+    let settings = KeySettings {
+        namespace: NS.to_owned(),
+        renew_period: Duration::from_secs(30 * 86_400),
+        transit: None,
+    };
     tokio::spawn(run_with_clock(
         client,
         settings,

@@ -6,12 +6,12 @@ use zeroize::Zeroizing;
 
 use super::store::{StoreView, connection};
 use super::token::jwt_source;
-use kube::Client;
 use crate::controller::reason::{Reason, Refusal};
 use crate::controller::reconcile::Error;
 use crate::controller::secret_api::{ApiError, read_secret_key};
 use crate::crd::{SecretKeyRef, StoreKind, VaultAuth};
 use crate::vault::{Credentials, Store};
+use kube::Client;
 
 /// Why credentials could not be resolved.
 #[derive(Debug)]

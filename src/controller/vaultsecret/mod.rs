@@ -22,6 +22,7 @@ pub mod status;
 pub mod store;
 pub mod stores;
 pub mod token;
+pub mod transit_store;
 pub mod values;
 
 pub use reconcile::reconcile;
