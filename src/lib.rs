@@ -23,3 +23,9 @@ pub mod merge;
 pub mod seal;
 #[cfg(feature = "vault")]
 pub mod vault;
+
+/// A real OpenBao dev server for the unit tests that talk to Vault (shared with the
+/// integration tests, which include the same file).
+#[cfg(all(test, feature = "vault"))]
+#[path = "../tests/support/openbao.rs"]
+pub(crate) mod test_openbao;

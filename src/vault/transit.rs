@@ -733,16 +733,11 @@ impl TransitClient for VaultTransit {
     }
 }
 
-/// The real OpenBao dev-server harness, for the tests below.
-#[cfg(test)]
-#[path = "../../tests/support/openbao.rs"]
-mod openbao;
-
 #[cfg(test)]
 mod tests {
-    use super::openbao;
     use super::*;
     use crate::keys::MapEnv;
+    use crate::test_openbao as openbao;
 
     fn uri() -> VaultTransitUri {
         VaultTransitUri::parse("http://127.0.0.1:18200/v1/transit/keys/sops-fixture").unwrap()

@@ -1,9 +1,6 @@
 //! The reconciler against a mocked apiserver: each scenario asserts the exact requests made.
 
 mod fixtures;
-/// A real OpenBao dev server, for the reconciler tests that use the real Vault pool.
-#[path = "../../../tests/support/openbao.rs"]
-mod openbao;
 mod vault;
 
 use std::sync::Arc;

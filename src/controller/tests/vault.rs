@@ -759,7 +759,7 @@ mod against_openbao {
     use super::*;
     use crate::vault::VaultPool;
 
-    use crate::controller::tests::openbao::{OpenBao, ROOT_TOKEN};
+    use crate::test_openbao::{OpenBao, ROOT_TOKEN};
 
     /// `cluster()`, with the token Secret holding the dev server's root token.
     fn cluster_with_root_token() -> Router {
