@@ -39,9 +39,10 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(format: LogFormat) {
-    // vaultrs and rustify log expected 404s at ERROR; kube's internals are noisy at INFO.
+    // vaultrs and rustify log every non-2xx (expected 404s, CAS conflicts) at ERROR; our own
+    // logs and statuses report Vault failures. kube's internals are noisy at INFO.
     let filter = EnvFilter::try_from_env("SEALGATE_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,kube=warn,kube_runtime=warn,rustify=off,vaultrs=warn")
+        EnvFilter::new("info,kube=warn,kube_runtime=warn,rustify=off,vaultrs=off")
     });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
