@@ -836,3 +836,99 @@ mod against_openbao {
         assert!(pool.stats().reads >= 3, "{:?}", pool.stats());
     }
 }
+
+/// The leak canary: planted values and a planted token, driven through a sync, a refresh, a
+/// Vault failure and a missing property, appear in no log line (every level, every target),
+/// no status, no Event, no metric, and no request body other than the Secret's own `data`.
+mod leak_canary {
+    use super::*;
+
+    const VALUE: &str = "CANARY-value-7f3a9c";
+    const TOKEN: &str = "s.CANARY-token-51d2e8";
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn planted_cluster() -> Router {
+        let inner = cluster();
+        Box::new(move |method, path, body| match (method, path) {
+            ("GET", TOKEN_SECRET_PATH) => (
+                200,
+                json!({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "vault-token", "namespace": NS},
+                       "data": {"token": STANDARD.encode(TOKEN)}}),
+            ),
+            _ => inner(method, path, body),
+        })
+    }
+
+    fn forms(planted: &str) -> [String; 2] {
+        [planted.to_owned(), STANDARD.encode(planted)]
+    }
+
+    #[tokio::test]
+    async fn planted_values_and_tokens_reach_no_log_status_event_or_metric() {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let vault = FakeVault::with(&[
+            ("app/db", &[("password", VALUE), ("user", "admin")]),
+            ("app/common", &[("host", VALUE)]),
+        ]);
+        let mut h = Harness::with_vault(planted_cluster(), vault.clone());
+        h.cache_store(secret_store(token_auth(None)));
+        let next = synced(&mut h, vault_secret(local_store())).await;
+        make_refresh_due(&h);
+        reconcile(Arc::new(next.clone()), h.ctx.clone()).await.unwrap();
+        vault.fail_with(Some(VaultError::Unavailable("connection refused".into())));
+        make_refresh_due(&h);
+        reconcile(Arc::new(next.clone()), h.ctx.clone()).await.unwrap();
+        vault.fail_with(None);
+        let mut missing = next.clone();
+        missing.spec.data[0].remote_ref.property = "nope".into();
+        missing.metadata.generation = Some(2);
+        reconcile(Arc::new(missing), h.ctx.clone()).await.unwrap();
+        reconcile_store(Arc::new(secret_store(token_auth(None))), h.ctx.clone()).await.unwrap();
+
+        let mut looked_at = 0;
+        let mut applied_value = false;
+        for seen in h.requests() {
+            let mut body = seen.body.clone();
+            if seen.line() == format!("PATCH {SECRET_PATH}") {
+                // The Secret itself is where values belong: only its `data`.
+                applied_value |= body["data"].to_string().contains(&STANDARD.encode(VALUE));
+                body["data"] = Value::Null;
+            }
+            let text = format!("{} {}", seen.uri, body);
+            for planted in forms(VALUE).iter().chain(&forms(TOKEN)) {
+                assert!(!text.contains(planted), "{planted} leaked into {}: {text}", seen.line());
+            }
+            looked_at += 1;
+        }
+        assert!(applied_value, "the canary must have been written to the Secret's data");
+        assert!(looked_at >= 8, "statuses, Events and applies were all inspected: {looked_at}");
+
+        let metrics = h.ctx.metrics.render();
+        let log_text = String::from_utf8(lock(&logs.0).clone()).unwrap();
+        assert!(!log_text.is_empty(), "the logs were captured");
+        for planted in forms(VALUE).iter().chain(&forms(TOKEN)) {
+            assert!(!metrics.contains(planted), "{planted} leaked into the metrics");
+            assert!(!log_text.contains(planted), "{planted} leaked into the logs:\n{log_text}");
+        }
+    }
+}
