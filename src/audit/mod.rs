@@ -30,7 +30,9 @@ pub use event::{
     Action, Actor, AuditEvent, GIT_REVISION_ANNOTATIONS, ObjectRef, Outcome, VaultRef, git_revision,
 };
 pub use fingerprint::{Fingerprint, FingerprintKeyError, Fingerprinter};
-pub use sink::{AuditSink, FileSink, FileSinkOptions, FsyncPolicy, MemorySink, Tee, WriterSink};
+pub use sink::{
+    AuditSink, FileSink, FileSinkOptions, FsyncPolicy, Line, MemorySink, Tee, WriterSink,
+};
 
 /// Why an audit event could not be recorded.
 #[derive(Debug, thiserror::Error)]

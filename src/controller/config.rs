@@ -118,6 +118,15 @@ pub struct ControllerConfig {
     #[arg(long, env = "SEALGATE_TRANSIT_STORE", value_name = "STORE")]
     pub transit_store: Option<String>,
 
+    /// Append the audit trail (one hash-chained JSON line per access) to this file, rolled
+    /// over at 100 MB with the chain carried across files (`sealgate audit verify`).
+    #[arg(long, env = "SEALGATE_AUDIT_LOG", value_name = "PATH")]
+    pub audit_log: Option<std::path::PathBuf>,
+
+    /// Write the audit trail to stdout too (logs go to stderr: never mixed).
+    #[arg(long, env = "SEALGATE_AUDIT_STDOUT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub audit_stdout: bool,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "SEALGATE_LOG_FORMAT", default_value = "json")]
     pub log_format: LogFormat,

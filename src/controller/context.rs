@@ -81,6 +81,8 @@ pub struct Context {
     pub(crate) refreshes: Mutex<HashMap<ObjectKey, RefreshState>>,
     /// Per store: the last login check.
     pub(crate) store_checks: Mutex<HashMap<ObjectKey, StoreCheck>>,
+    /// The audit trail (`--audit-log`, `--audit-stdout`); `None` when off.
+    pub audit: Option<Arc<super::audit::ControllerAudit>>,
     /// The watched objects, to forget deleted ones in the maps above.
     objects: Option<Store<EncryptedSecret>>,
     vault_objects: Option<Store<VaultSecret>>,
@@ -109,9 +111,16 @@ impl Context {
             failures: Mutex::default(),
             refreshes: Mutex::default(),
             store_checks: Mutex::default(),
+            audit: None,
             objects: None,
             vault_objects: None,
         }
+    }
+
+    /// Records accesses to `audit`.
+    pub fn with_audit(mut self, audit: Option<Arc<super::audit::ControllerAudit>>) -> Context {
+        self.audit = audit;
+        self
     }
 
     /// Lets the context forget what it remembered about objects that were deleted.

@@ -25,9 +25,16 @@ pub struct Metrics {
     vault_renewals: AtomicU64,
     vault_reads: AtomicU64,
     vault_failed_requests: AtomicU64,
+    /// The audit trail, when on: its written and failed line counts.
+    audit: std::sync::OnceLock<std::sync::Arc<super::audit::ControllerAudit>>,
 }
 
 impl Metrics {
+    /// Reports the audit trail's counters from now on.
+    pub fn watch_audit(&self, audit: std::sync::Arc<super::audit::ControllerAudit>) {
+        let _ = self.audit.set(audit);
+    }
+
     /// A reconcile that ended with `reason` (a refusal is an outcome, not a failure).
     pub fn reconciled(&self, reason: Reason, took: Duration) {
         let i = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
@@ -167,6 +174,20 @@ impl Metrics {
         ];
         for (name, kind, help, value) in simple {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        if let Some(audit) = self.audit.get() {
+            let stats = audit.auditor().stats();
+            let _ = writeln!(
+                out,
+                "# HELP sealgate_audit_events_written_total Audit lines the sinks accepted.\n\
+                 # TYPE sealgate_audit_events_written_total counter\n\
+                 sealgate_audit_events_written_total {}\n\
+                 # HELP sealgate_audit_sink_failures_total Audit lines a sink failed to write.\n\
+                 # TYPE sealgate_audit_sink_failures_total counter\n\
+                 sealgate_audit_sink_failures_total {}",
+                stats.events_written(),
+                stats.sink_failures()
+            );
         }
         let secs = get(&self.reconcile_micros) as f64 / 1e6;
         let _ = writeln!(

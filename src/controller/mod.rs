@@ -11,6 +11,7 @@
 //! I/O around them, and [`write`] writes every produced Secret by the same rules; [`context`]
 //! is what reconciles share; [`run`] wires the watches, keys, leader election and probes.
 
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod context;

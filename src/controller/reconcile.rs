@@ -110,14 +110,28 @@ async fn materialize(es: &EncryptedSecret, ctx: &Context) -> Result<Outcome, Err
     let keyring = ctx.keyring.current();
     let (desired, key_id) = match render(es, &keyring) {
         Ok(rendered) => rendered,
-        Err((r, key_id)) => return Ok(refused(r, key_id)),
+        Err((r, key_id)) => {
+            if let Some(audit) = &ctx.audit {
+                audit.refused(es, &r);
+            }
+            return Ok(refused(r, key_id));
+        }
     };
+    if let Some(audit) = &ctx.audit {
+        audit.unwrapped(es, key_id.as_deref());
+        audit.decrypted(es, key_id.as_deref(), &desired);
+    }
 
     let owner = SecretOwner::of(es);
     let key = ObjectKey::of(es);
     match write_secret(ctx, &key, &owner, es.metadata.generation, &desired).await? {
         WriteOutcome::Written | WriteOutcome::Unchanged => {}
-        WriteOutcome::Refused(r) => return Ok(refused(r, key_id)),
+        WriteOutcome::Refused(r) => {
+            if let Some(audit) = &ctx.audit {
+                audit.refused(es, &r);
+            }
+            return Ok(refused(r, key_id));
+        }
     }
     let keys: Vec<&str> = desired.data.keys().map(String::as_str).collect();
     Ok(Outcome {

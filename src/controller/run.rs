@@ -18,6 +18,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 
+use super::audit::{AuditSettings, ControllerAudit};
 use super::config::ControllerConfig;
 use super::keys::{self, ClusterKeyring};
 use super::leader::{self, Leadership};
@@ -27,6 +28,7 @@ use super::reconcile::{Context, Error, error_policy, reconcile};
 use super::server::{self, Health};
 use super::vaultsecret::transit_store::{self, TransitStoreRef};
 use super::vaultsecret::{self, VaultSource};
+use crate::audit::Actor;
 use crate::crd::{ClusterSecretStore, EncryptedSecret, SecretStore, StoreKind, VaultSecret};
 use crate::vault::{PoolTransit, VaultPool};
 
@@ -41,6 +43,26 @@ pub enum RunError {
     Selector(String),
     #[error("{0}")]
     Config(String),
+    #[error("{0}; the audit trail was asked for, so the controller does not start without it")]
+    Audit(#[from] super::audit::AuditSetupError),
+}
+
+/// The audit trail when `--audit-log` or `--audit-stdout` asks for one.
+async fn open_audit(
+    cfg: &ControllerConfig,
+    client: &Client,
+    identity: &str,
+) -> Result<Option<Arc<ControllerAudit>>, RunError> {
+    let settings = AuditSettings { file: cfg.audit_log.clone(), stdout: cfg.audit_stdout };
+    if !settings.enabled() {
+        return Ok(None);
+    }
+    let actor = Actor::Controller {
+        identity: format!("{}/sealgate-controller", cfg.controller_namespace),
+        replica: identity.to_owned(),
+    };
+    let audit = ControllerAudit::open(&settings, client, &cfg.controller_namespace, actor).await?;
+    Ok(Some(Arc::new(audit)))
 }
 
 /// What the probes and metrics report.
@@ -74,6 +96,10 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::default());
     let keyring = ClusterKeyring::unloaded();
     // One pool for the process: Vault sessions (tokens) outlive leadership changes.
+    let audit = open_audit(&cfg, &client, &identity).await?;
+    if let Some(a) = &audit {
+        metrics.watch_audit(Arc::clone(a));
+    }
     let pool = VaultPool::new();
     let vault: Arc<dyn VaultSource> = Arc::new(pool.clone());
     // `--transit-store`: hc_vault data keys are unwrapped with that store's session.
@@ -144,6 +170,7 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), RunError> {
             leadership: leadership.clone(),
             metrics: Arc::clone(&metrics),
             vault: Arc::clone(&vault),
+            audit: audit.clone(),
         };
         let term = lead(&cfg, &shared, &state);
         tokio::select! {
@@ -166,6 +193,7 @@ struct Shared {
     leadership: Leadership,
     metrics: Arc<Metrics>,
     vault: Arc<dyn VaultSource>,
+    audit: Option<Arc<ControllerAudit>>,
 }
 
 impl Shared {
@@ -183,7 +211,8 @@ impl Shared {
             Arc::clone(&self.metrics),
             owned,
         )
-        .with_vault(Arc::clone(&self.vault), stores.0, stores.1, objects.1);
+        .with_vault(Arc::clone(&self.vault), stores.0, stores.1, objects.1)
+        .with_audit(self.audit.clone());
         if let Some(es) = objects.0 {
             ctx = ctx.with_objects(es);
         }

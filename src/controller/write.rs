@@ -141,6 +141,9 @@ pub async fn write_secret(
         Err(e) => return Err(e.into()),
     };
     ctx.metrics.secret_written();
+    if let Some(audit) = &ctx.audit {
+        audit.secret_written(owner, desired);
+    }
     tracing::info!(
         object = %key,
         keys = desired.data.len(),

@@ -122,6 +122,12 @@ impl Harness {
         Harness::build(keyring, router, None)
     }
 
+    /// Records accesses to `audit` (call before any reconcile).
+    pub fn with_audit(mut self, audit: Arc<crate::controller::audit::ControllerAudit>) -> Harness {
+        Arc::get_mut(&mut self.ctx).expect("no reconcile ran yet").audit = Some(audit);
+        self
+    }
+
     /// A harness whose Vault is `vault` (for `VaultSecret`s and stores).
     pub fn with_vault(router: Router, vault: Arc<dyn VaultSource>) -> Harness {
         Harness::build(Keyring::empty(), router, Some(vault))

@@ -1,5 +1,6 @@
 //! The reconciler against a mocked apiserver: each scenario asserts the exact requests made.
 
+pub(crate) mod audit;
 mod fixtures;
 mod vault;
 

@@ -932,3 +932,38 @@ mod leak_canary {
         }
     }
 }
+
+/// The audit trail of a `VaultSecret`: one `vaultRead` per path, one `secretWrite`, and a
+/// refusal with its reason when Vault fails; no value or token in any line.
+mod audit_trail {
+    use super::*;
+    use crate::controller::tests::audit::{actions, audit, verifies};
+
+    #[tokio::test]
+    async fn reads_writes_and_refusals_are_one_event_each() {
+        let vault = vault_paths();
+        let (audit, sink) = audit();
+        let mut h = Harness::with_vault(cluster(), vault.clone()).with_audit(audit);
+        h.cache_store(secret_store(token_auth(None)));
+        let next = synced(&mut h, vault_secret(local_store())).await;
+        assert_eq!(
+            actions(&sink),
+            ["vaultRead:success", "vaultRead:success", "secretWrite:success"]
+        );
+        let lines = sink.lines();
+        let read: Value = serde_json::from_slice(&lines[2]).unwrap();
+        assert_eq!(read["vault"]["path"], "secret/app/db");
+        assert_eq!(read["vault"]["version"], 3);
+        assert_eq!(read["object"]["kind"], "VaultSecret");
+
+        vault.fail_with(Some(VaultError::Unavailable("connection refused".into())));
+        make_refresh_due(&h);
+        reconcile(Arc::new(next), h.ctx.clone()).await.unwrap();
+        assert_eq!(actions(&sink).last().unwrap(), "refusal:refused:VaultUnavailable");
+        let text = String::from_utf8(sink.contents()).unwrap();
+        for planted in ["hunter2", "s.test-token", "db.internal"] {
+            assert!(!text.contains(planted), "{planted} in the audit trail");
+        }
+        verifies(&sink);
+    }
+}

@@ -81,8 +81,12 @@ async fn sync(
     now: Timestamp,
 ) -> Result<Step, Error> {
     let key = ObjectKey::of(vs);
-    let refused =
-        |r: Refusal, action| Ok(Step::Done(VaultOutcome::refused(r.reason, r.message), action));
+    let refused = |r: Refusal, action| {
+        if let Some(audit) = &ctx.audit {
+            audit.refused(vs, &r);
+        }
+        Ok(Step::Done(VaultOutcome::refused(r.reason, r.message), action))
+    };
     let plan = match plan(&vs.spec) {
         Ok(p) => p,
         Err(r) => return refused(r, Action::await_change()),
@@ -114,6 +118,9 @@ async fn sync(
             Retry::Recheck => REFUSAL_RECHECK,
         };
         remember(ctx, vs, &key, &store.stamp, false, add(now, delay));
+        if let Some(audit) = &ctx.audit {
+            audit.refused(vs, &r);
+        }
         Ok(Step::Done(VaultOutcome::refused(r.reason, r.message), Action::requeue(delay)))
     };
 
@@ -149,6 +156,9 @@ async fn sync(
     for (read, answer) in plan.reads.iter().zip(answers) {
         match answer {
             Ok(secret) => {
+                if let Some(audit) = &ctx.audit {
+                    audit.vault_read(vs, &kv.display_path(&read.path), secret.version);
+                }
                 results.insert(read.clone(), secret);
             }
             Err(e) => {
