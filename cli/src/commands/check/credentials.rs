@@ -169,9 +169,15 @@ pub fn redacted(s: &str, shown: usize) -> String {
     format!("{prefix}****")
 }
 
+/// Words that mark a value as a made-up placeholder.
+const PLACEHOLDERS: [&str; 8] =
+    ["example", "not-a-real", "dummy", "fake", "placeholder", "changeme", "redacted", "xxxx"];
+
 /// Long enough, letters and digits mixed, and high Shannon entropy; not a placeholder.
 fn looks_random(v: &str) -> bool {
-    v.chars().count() >= MIN_SECRET_LEN
+    let lower = v.to_ascii_lowercase();
+    !PLACEHOLDERS.iter().any(|p| lower.contains(p))
+        && v.chars().count() >= MIN_SECRET_LEN
         && v.chars().any(|c| c.is_ascii_digit())
         && v.chars().any(|c| c.is_ascii_alphabetic())
         && shannon_entropy(v) >= ENTROPY_THRESHOLD
@@ -252,6 +258,8 @@ mod tests {
     fn low_entropy_short_and_wordy_values_are_not_flagged() {
         assert!(check("f", "password: not-a-real-password\n").is_empty());
         assert!(check("f", "password: aaaaaaaaaaaaaaaaaaaaaa1\n").is_empty());
+        assert!(check("f", "token = \"s.not-a-real-token-0123456789\"\n").is_empty());
+        assert!(check("f", "api_key: q8Zr2Lw7NfX4pK1vT9-example\n").is_empty());
         assert!(check("f", "token: Ab3De6\n").is_empty());
         assert!(check("f", "let token = keysel::unwrap(&keyring);\n").is_empty());
     }
