@@ -73,7 +73,7 @@ impl CreationRules {
                 "not encrypted, but creation rule {} of {} (path_regex: {}) covers this file; \
                  encrypt it with `sealgate encrypt -i {}`",
                 rule.index + 1,
-                config.path.display(),
+                config.path.strip_prefix(&self.cwd).unwrap_or(&config.path).display(),
                 regex.as_str(),
                 shell_quote(display),
             ),
