@@ -89,7 +89,7 @@ impl AllowList {
         let rel = relative(&self.base, &cwd.join(file));
         self.entries.iter().any(|e| match e {
             Entry::Path(re) => re.is_match(&rel),
-            Entry::Value(re) => f.matched.as_deref().is_some_and(|m| re.is_match(m)),
+            Entry::Value(re) => f.matched.as_ref().is_some_and(|m| re.is_match(m)),
             Entry::Fingerprint { path, rule, line } => {
                 *path == rel && rule == f.rule && line.is_none_or(|l| l == f.line)
             }
@@ -178,7 +178,7 @@ mod tests {
 
     fn finding(rule: &'static str, line: usize, matched: Option<&str>) -> Finding {
         let mut f = Finding::new("x", Pos { line, column: 1 }, rule, String::new());
-        f.matched = matched.map(str::to_owned);
+        f.matched = matched.map(|m| zeroize::Zeroizing::new(m.to_owned()));
         f
     }
 

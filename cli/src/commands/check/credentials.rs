@@ -6,6 +6,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use zeroize::Zeroizing;
 
 use super::finding::Finding;
 use super::locate::Pos;
@@ -154,13 +155,15 @@ fn finding(
              .sealgate-allow"
         ),
     );
-    f.matched = Some(matched.to_owned());
+    f.matched = Some(Zeroizing::new(matched.to_owned()));
     f
 }
 
 /// The line with every `ENC[...]` value replaced by spaces (byte offsets are kept).
-fn blank_ciphertext(line: &str) -> String {
-    ENC_VALUE.replace_all(line, |c: &regex::Captures| " ".repeat(c[0].len())).into_owned()
+fn blank_ciphertext(line: &str) -> Zeroizing<String> {
+    Zeroizing::new(
+        ENC_VALUE.replace_all(line, |c: &regex::Captures| " ".repeat(c[0].len())).into_owned(),
+    )
 }
 
 /// `AKIA****`: the public prefix, then stars.

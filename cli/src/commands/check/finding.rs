@@ -1,10 +1,12 @@
 //! What `sealgate check` reports: one finding per problem, with a stable rule id, a position
 //! and a message that never holds the secret value itself.
 
+use zeroize::Zeroizing;
+
 use super::locate::Pos;
 
 /// One problem in one file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The path as shown (relative to where the walk started).
     pub path: String,
@@ -14,7 +16,20 @@ pub struct Finding {
     pub rule: &'static str,
     pub message: String,
     /// The flagged text, for `value:` allow-list regexes only; never printed.
-    pub matched: Option<String>,
+    pub matched: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finding")
+            .field("path", &self.path)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("rule", &self.rule)
+            .field("message", &self.message)
+            .field("matched", &self.matched.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
 }
 
 impl Finding {
@@ -51,6 +66,14 @@ pub fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_the_matched_text() {
+        let mut f = Finding::new("p", Pos::START, "jwt", "m".to_owned());
+        f.matched = Some(Zeroizing::new("the-secret-text".to_owned()));
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("the-secret-text") && shown.contains("[REDACTED]"), "{shown}");
+    }
 
     #[test]
     fn shell_quote_leaves_plain_paths_and_quotes_others() {
