@@ -66,6 +66,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Check the hash chain of audit logs, or search their events.
     Audit(AuditArgs),
+    /// Find plaintext secrets before they are committed (a pre-commit hook).
+    Check(CheckArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -436,4 +438,27 @@ pub struct AuditQueryArgs {
     /// Output format.
     #[arg(long, env = "SEALGATE_AUDIT_FORMAT", value_enum, default_value_t = QueryFormat::Json)]
     pub format: QueryFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// One `path:line:col: message [rule]` line per finding.
+    Text,
+    /// A JSON array of {path, line, column, rule, message}.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Files or directories to check (directories are walked, skipping .git, target and
+    /// node_modules); default: the current directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, env = "SEALGATE_CHECK_FORMAT", value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// The allow-list file (default: the first .sealgate-allow found upward from the working
+    /// directory, up to the repository root).
+    #[arg(long, env = "SEALGATE_ALLOW_FILE", value_name = "PATH")]
+    pub allow_file: Option<PathBuf>,
 }

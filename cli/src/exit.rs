@@ -30,6 +30,8 @@ pub enum Code {
     BindingMismatch = 65,
     /// `seal`: the input is not a Kubernetes Secret, or is not a valid one.
     NotASecret = 66,
+    /// `check`: plaintext secrets or likely credentials were found.
+    Findings = 67,
     /// A malformed `--extract` or `set`/`unset` path.
     InvalidTreePath = 91,
     /// The input file is empty.

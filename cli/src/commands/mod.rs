@@ -2,6 +2,7 @@
 //! its data key.
 
 mod audit;
+mod check;
 mod conflicts;
 mod decrypt;
 mod diff;
@@ -56,6 +57,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Merge(a) => merge::run(&ctx, a),
         Command::Audit(a) => audit::run(a),
+        Command::Check(a) => check::run(&ctx, a),
     }
 }
 
