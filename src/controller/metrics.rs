@@ -5,8 +5,25 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::histogram::Histogram;
 use super::reason::Reason;
 use crate::vault::PoolStats;
+
+/// The kinds whose reconciles are timed (a bounded label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    EncryptedSecret = 0,
+    VaultSecret = 1,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::EncryptedSecret => "EncryptedSecret",
+            Kind::VaultSecret => "VaultSecret",
+        }
+    }
+}
 
 /// Counters and gauges, shared by all reconciles.
 #[derive(Debug, Default)]
@@ -14,8 +31,8 @@ pub struct Metrics {
     by_reason: [AtomicU64; Reason::ALL.len()],
     failures: AtomicU64,
     secrets_written: AtomicU64,
-    reconcile_micros: AtomicU64,
-    reconciles: AtomicU64,
+    /// Reconcile durations: `EncryptedSecret`, `VaultSecret`.
+    durations: [Histogram; 2],
     identities: AtomicU64,
     leader: AtomicU64,
     vault_by_reason: [AtomicU64; Reason::VAULT_SECRET.len()],
@@ -39,13 +56,13 @@ impl Metrics {
     pub fn reconciled(&self, reason: Reason, took: Duration) {
         let i = Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0);
         self.by_reason[i].fetch_add(1, Ordering::Relaxed);
-        self.timed(took);
+        self.timed(Kind::EncryptedSecret, took);
     }
 
     /// A reconcile that failed for a transient reason and will be retried.
-    pub fn failed(&self, took: Duration) {
+    pub fn failed(&self, kind: Kind, took: Duration) {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        self.timed(took);
+        self.timed(kind, took);
     }
 
     /// A `VaultSecret` reconcile that ended with `reason`.
@@ -53,7 +70,7 @@ impl Metrics {
         if let Some(i) = Reason::VAULT_SECRET.iter().position(|r| *r == reason) {
             self.vault_by_reason[i].fetch_add(1, Ordering::Relaxed);
         }
-        self.timed(took);
+        self.timed(Kind::VaultSecret, took);
     }
 
     /// A store login check that ended with `reason`.
@@ -83,10 +100,8 @@ impl Metrics {
         self.leader.store(u64::from(leader), Ordering::Relaxed);
     }
 
-    fn timed(&self, took: Duration) {
-        self.reconciles.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.reconcile_micros.fetch_add(micros, Ordering::Relaxed);
+    fn timed(&self, kind: Kind, took: Duration) {
+        self.durations[kind as usize].observe(took);
     }
 
     /// The Prometheus text exposition format.
@@ -128,12 +143,6 @@ impl Metrics {
                 "counter",
                 "Secrets applied to the apiserver.",
                 get(&self.secrets_written),
-            ),
-            (
-                "sealgate_reconcile_duration_seconds_count",
-                "counter",
-                "Reconciles timed.",
-                get(&self.reconciles),
             ),
             (
                 "sealgate_keyring_identities",
@@ -189,13 +198,17 @@ impl Metrics {
                 stats.sink_failures()
             );
         }
-        let secs = get(&self.reconcile_micros) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "# HELP sealgate_reconcile_duration_seconds_sum Time spent reconciling.\n\
-             # TYPE sealgate_reconcile_duration_seconds_sum counter\n\
-             sealgate_reconcile_duration_seconds_sum {secs}"
+        out.push_str(
+            "# HELP sealgate_reconcile_duration_seconds Time per reconcile, by kind.\n\
+             # TYPE sealgate_reconcile_duration_seconds histogram\n",
         );
+        for kind in [Kind::EncryptedSecret, Kind::VaultSecret] {
+            self.durations[kind as usize].render(
+                &mut out,
+                "sealgate_reconcile_duration_seconds",
+                &format!("kind=\"{}\"", kind.as_str()),
+            );
+        }
         out
     }
 }
@@ -210,7 +223,7 @@ mod tests {
         m.reconciled(Reason::Materialized, Duration::from_millis(2));
         m.reconciled(Reason::MacMismatch, Duration::from_millis(1));
         m.reconciled(Reason::MacMismatch, Duration::from_millis(1));
-        m.failed(Duration::from_millis(1));
+        m.failed(Kind::EncryptedSecret, Duration::from_millis(1));
         m.secret_written();
         m.set_leader(true);
         let text = m.render();
@@ -218,7 +231,17 @@ mod tests {
         assert!(text.contains("sealgate_reconciles_total{reason=\"MacMismatch\"} 2\n"), "{text}");
         assert!(text.contains("sealgate_reconcile_failures_total 1\n"), "{text}");
         assert!(text.contains("sealgate_secrets_written_total 1\n"), "{text}");
-        assert!(text.contains("sealgate_reconcile_duration_seconds_count 4\n"), "{text}");
+        assert!(
+            text.contains(
+                "sealgate_reconcile_duration_seconds_count{kind=\"EncryptedSecret\"} 4\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("sealgate_reconcile_duration_seconds_count{kind=\"VaultSecret\"} 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE sealgate_reconcile_duration_seconds histogram\n"), "{text}");
         assert!(text.contains("sealgate_leader 1\n"), "{text}");
     }
 

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod context;
+pub mod histogram;
 pub mod keys;
 pub mod leader;
 pub mod materialize;

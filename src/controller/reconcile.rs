@@ -64,7 +64,7 @@ pub async fn reconcile(es: Arc<EncryptedSecret>, ctx: Arc<Context>) -> Result<Ac
             })
         }
         Err(e) => {
-            ctx.metrics.failed(started.elapsed());
+            ctx.metrics.failed(super::metrics::Kind::EncryptedSecret, started.elapsed());
             Err(e)
         }
     }

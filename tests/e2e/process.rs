@@ -148,6 +148,15 @@ impl Replica {
         metric_value(&body, name).ctx(format!("no sample {name} in /metrics of {}", self.identity))
     }
 
+    /// Every sample of `name` summed over its labels, from `/metrics`.
+    pub async fn metric_total(&self, name: &str) -> R<f64> {
+        let (code, body) = http_get(self.metrics, "/metrics").await?;
+        if code != 200 {
+            return Err(format!("/metrics of {} answered {code}", self.identity));
+        }
+        metric_total(&body, name).ctx(format!("no sample {name} in /metrics of {}", self.identity))
+    }
+
     /// The last `lines` lines of the log, for failure reports.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -160,6 +169,24 @@ impl Drop for Replica {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The sum of every sample of `name` in Prometheus text, whatever its labels (`None` when
+/// there is none), e.g. reconciles of all kinds from `…_count{kind="…"}`.
+pub fn metric_total(text: &str, name: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => labelled.split_once('}')?.1,
+                None => rest,
+            };
+            rest.strip_prefix(' ')?.trim().parse().ok()
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 /// The value of an unlabelled sample in Prometheus text.

@@ -79,21 +79,22 @@ async fn measure(env: &Env, n: usize, ns: &str, index: usize) -> R<Row> {
     let replica = &replicas[index];
     // Let the statuses land before the idle window starts.
     eventually("reconciles settle", Duration::from_secs(300), || async {
-        let a = replica.metric("sealgate_reconcile_duration_seconds_count").await?;
+        let a = replica.metric_total("sealgate_reconcile_duration_seconds_count").await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let b = replica.metric("sealgate_reconcile_duration_seconds_count").await?;
+        let b = replica.metric_total("sealgate_reconcile_duration_seconds_count").await?;
         ensure(a == b, || format!("still reconciling ({a} → {b})"))
     })
     .await?;
     let writes_at_sync = replica.metric("sealgate_secrets_written_total").await?;
-    let reconciles_at_sync = replica.metric("sealgate_reconcile_duration_seconds_count").await?;
+    let reconciles_at_sync =
+        replica.metric_total("sealgate_reconcile_duration_seconds_count").await?;
     // A measurement window, not an assertion on timing.
     tokio::time::sleep(idle()).await;
     replicas[index].check_running()?;
     let replica = &replicas[index];
     let idle_writes = replica.metric("sealgate_secrets_written_total").await? - writes_at_sync;
-    let idle_reconciles =
-        replica.metric("sealgate_reconcile_duration_seconds_count").await? - reconciles_at_sync;
+    let idle_reconciles = replica.metric_total("sealgate_reconcile_duration_seconds_count").await?
+        - reconciles_at_sync;
     Ok(Row {
         bulk,
         writes_at_sync,

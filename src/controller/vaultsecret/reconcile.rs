@@ -67,7 +67,7 @@ pub async fn reconcile(vs: Arc<VaultSecret>, ctx: Arc<Context>) -> Result<Action
             Ok(action)
         }
         Err(e) => {
-            ctx.metrics.failed(started.elapsed());
+            ctx.metrics.failed(crate::controller::metrics::Kind::VaultSecret, started.elapsed());
             Err(e)
         }
     }
