@@ -28,11 +28,17 @@ pub enum TlsError {
 ///
 /// A reload that fails (a half-written pair during a rotation) keeps serving the last good
 /// certificate and is retried on the next handshake.
-#[derive(Debug)]
 pub struct ReloadingCert {
     dir: PathBuf,
     provider: Arc<CryptoProvider>,
     cached: Mutex<Option<(Stamp, Arc<CertifiedKey>)>>,
+}
+
+impl std::fmt::Debug for ReloadingCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only where it reads from: the cached pair holds the private key.
+        f.debug_struct("ReloadingCert").field("dir", &self.dir).finish_non_exhaustive()
+    }
 }
 
 /// The modification times (and sizes) of the two files.
