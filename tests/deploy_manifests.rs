@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::{CommandFactory, Parser};
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -91,6 +92,9 @@ fn round_trip_by_kind(doc: &Value) -> Result<Value, String> {
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<RoleBinding>(doc),
         ("policy/v1", "PodDisruptionBudget") => round_trip::<PodDisruptionBudget>(doc),
         ("networking.k8s.io/v1", "NetworkPolicy") => round_trip::<NetworkPolicy>(doc),
+        ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration") => {
+            round_trip::<ValidatingWebhookConfiguration>(doc)
+        }
         ("apiextensions.k8s.io/v1", "CustomResourceDefinition") => {
             round_trip::<CustomResourceDefinition>(doc)
         }
@@ -332,8 +336,13 @@ fn kubectl_kustomize_builds_every_object() {
 
 #[test]
 fn namespaced_objects_live_in_the_controller_namespace() {
-    let cluster_scoped =
-        ["Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"];
+    let cluster_scoped = [
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "ValidatingWebhookConfiguration",
+    ];
     for (file, doc) in all_manifests() {
         let kind = doc["kind"].as_str().unwrap();
         let ns = doc["metadata"]["namespace"].as_str();
@@ -489,11 +498,12 @@ fn the_service_pdb_and_network_policy_select_the_controller_pods() {
     let ingress = spec.ingress.unwrap();
     let ingress_ports =
         ports_of(ingress.into_iter().map(|r| r.ports.unwrap_or_default()).collect());
-    let want: BTreeSet<_> = [named_port(&c, "metrics"), named_port(&c, "health")]
-        .into_iter()
-        .map(|p| ("TCP".to_owned(), p))
-        .collect();
-    assert_eq!(ingress_ports, want, "ingress only to metrics and probes");
+    let want: BTreeSet<_> =
+        [named_port(&c, "metrics"), named_port(&c, "health"), named_port(&c, "webhook")]
+            .into_iter()
+            .map(|p| ("TCP".to_owned(), p))
+            .collect();
+    assert_eq!(ingress_ports, want, "ingress only to metrics, probes and the webhook");
     let egress = spec.egress.unwrap();
     assert!(
         egress.iter().all(|r| r.ports.as_ref().is_some_and(|p| !p.is_empty())),
@@ -504,6 +514,62 @@ fn the_service_pdb_and_network_policy_select_the_controller_pods() {
         .map(|(p, n)| (p.to_owned(), n))
         .into();
     assert_eq!(egress_ports, want, "egress only to the apiserver, Vault and DNS");
+}
+
+#[test]
+fn the_webhook_is_served_where_its_configuration_calls_it() {
+    let c = controller_container();
+    let args = c.args.clone().unwrap_or_default();
+    let cli =
+        Cli::try_parse_from(std::iter::once("sealgate-controller".to_owned()).chain(args)).unwrap();
+    let addr = cli.run.webhook_addr.expect("the Deployment serves the webhook");
+    assert_eq!(i32::from(addr.port()), named_port(&c, "webhook"));
+
+    // The certificate volume is the cert dir, and optional so the pod starts without it.
+    let mount = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .find(|m| Path::new(&m.mount_path) == cli.run.webhook_cert_dir)
+        .expect("a volume mounted at --webhook-cert-dir");
+    assert_eq!(mount.read_only, Some(true));
+    let pod = deployment().spec.unwrap().template.spec.unwrap();
+    let volume = pod.volumes.iter().flatten().find(|v| v.name == mount.name).unwrap();
+    let secret = volume.secret.as_ref().expect("the certificate comes from a Secret");
+    assert_eq!(secret.secret_name.as_deref(), Some("sealgate-webhook-tls"));
+    assert_eq!(secret.optional, Some(true));
+
+    let svc: Service = find("Service", "sealgate-webhook");
+    let spec = svc.spec.unwrap();
+    assert!(selects(&spec.selector.unwrap(), &pod_labels()));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(port.target_port, Some(IntOrString::String("webhook".into())));
+
+    let vwc: ValidatingWebhookConfiguration = find("ValidatingWebhookConfiguration", "sealgate");
+    let hooks = vwc.webhooks.unwrap();
+    let paths: Vec<_> = hooks
+        .iter()
+        .map(|h| {
+            let svc = h.client_config.service.as_ref().expect("called through the Service");
+            assert_eq!(
+                (svc.name.as_str(), svc.namespace.as_str()),
+                ("sealgate-webhook", NAMESPACE)
+            );
+            assert_eq!(svc.port, Some(port.port));
+            assert_eq!(h.side_effects, "None", "{}", h.name);
+            assert_eq!(h.admission_review_versions, ["v1"], "{}", h.name);
+            assert_eq!(h.timeout_seconds, Some(5), "{}", h.name);
+            assert_eq!(h.failure_policy.as_deref(), Some("Ignore"), "{}", h.name);
+            svc.path.clone().unwrap()
+        })
+        .collect();
+    assert_eq!(paths, ["/validate/secrets", "/validate/encryptedsecrets"]);
+    let guard = hooks[0].namespace_selector.as_ref().unwrap().match_labels.clone().unwrap();
+    assert_eq!(guard, BTreeMap::from([("sealgate.dev/guard".to_owned(), "enforce".to_owned())]));
+    let rules = hooks[0].rules.clone().unwrap();
+    assert_eq!(rules[0].resources.as_deref(), Some(&["secrets".to_owned()][..]));
+    let rules = hooks[1].rules.clone().unwrap();
+    assert_eq!(rules[0].api_groups.as_deref(), Some(&["sealgate.dev".to_owned()][..]));
 }
 
 #[test]

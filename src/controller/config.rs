@@ -127,6 +127,36 @@ pub struct ControllerConfig {
     #[arg(long, env = "SEALGATE_AUDIT_STDOUT", default_value_t = false, action = clap::ArgAction::Set)]
     pub audit_stdout: bool,
 
+    /// Serve the validating admission webhook (HTTPS) on this address, e.g. `0.0.0.0:9443`.
+    /// Unset: no webhook.
+    #[arg(long, env = "SEALGATE_WEBHOOK_ADDR")]
+    pub webhook_addr: Option<SocketAddr>,
+
+    /// Directory holding the webhook's `tls.crt` and `tls.key`; re-read when they change.
+    #[arg(
+        long,
+        env = "SEALGATE_WEBHOOK_CERT_DIR",
+        value_name = "DIR",
+        default_value = "/var/run/sealgate/webhook-certs"
+    )]
+    pub webhook_cert_dir: std::path::PathBuf,
+
+    /// Users whose Secret writes the webhook always allows, comma-separated; default: the
+    /// controller's ServiceAccount, `system:serviceaccount:<controller-namespace>:sealgate-controller`.
+    #[arg(long, env = "SEALGATE_WEBHOOK_ALLOWED_USERS", value_delimiter = ',', num_args = 0..)]
+    pub webhook_allowed_users: Vec<String>,
+
+    /// Secret types anyone may write in guarded namespaces, comma-separated: `TYPE`, or
+    /// `TYPE@ANNOTATION` to require that annotation too.
+    #[arg(
+        long,
+        env = "SEALGATE_WEBHOOK_ALLOWED_SECRET_TYPES",
+        value_delimiter = ',',
+        num_args = 0..,
+        default_value = "kubernetes.io/service-account-token,helm.sh/release.v1,kubernetes.io/tls@cert-manager.io/certificate-name"
+    )]
+    pub webhook_allowed_secret_types: Vec<String>,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "SEALGATE_LOG_FORMAT", default_value = "json")]
     pub log_format: LogFormat,

@@ -44,7 +44,31 @@ pub struct Metrics {
     vault_failed_requests: AtomicU64,
     /// The audit trail, when on: its written and failed line counts.
     audit: std::sync::OnceLock<std::sync::Arc<super::audit::ControllerAudit>>,
+    /// Webhook decisions: `[handler][result]`, results as in [`WEBHOOK_RESULTS`].
+    webhook: [[AtomicU64; WEBHOOK_RESULTS.len()]; WebhookHandler::ALL.len()],
 }
+
+/// The admission webhook's handlers (the `handler` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookHandler {
+    Secrets,
+    EncryptedSecrets,
+}
+
+impl WebhookHandler {
+    pub const ALL: [WebhookHandler; 2] =
+        [WebhookHandler::Secrets, WebhookHandler::EncryptedSecrets];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookHandler::Secrets => "secrets",
+            WebhookHandler::EncryptedSecrets => "encryptedsecrets",
+        }
+    }
+}
+
+/// The `result` label of webhook decisions: allowed, denied, or a request that was no review.
+pub const WEBHOOK_RESULTS: [&str; 3] = ["allowed", "denied", "invalid"];
 
 impl Metrics {
     /// Reports the audit trail's counters from now on.
@@ -86,6 +110,16 @@ impl Metrics {
         self.vault_renewals.store(stats.renewals, Ordering::Relaxed);
         self.vault_reads.store(stats.reads, Ordering::Relaxed);
         self.vault_failed_requests.store(stats.failed_requests, Ordering::Relaxed);
+    }
+
+    /// A webhook decision: `Some(allowed)`, or `None` for a malformed review.
+    pub fn webhook_decided(&self, handler: WebhookHandler, allowed: Option<bool>) {
+        let result = match allowed {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => 2,
+        };
+        self.webhook[handler as usize][result].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn secret_written(&self) {
@@ -130,6 +164,20 @@ impl Metrics {
         );
         for (reason, n) in Reason::STORE.iter().zip(&self.store_checks) {
             let _ = writeln!(out, "sealgate_store_checks_total{{reason=\"{reason}\"}} {}", get(n));
+        }
+        out.push_str(
+            "# HELP sealgate_webhook_decisions_total Admission webhook decisions by handler and result.\n\
+             # TYPE sealgate_webhook_decisions_total counter\n",
+        );
+        for (handler, counts) in WebhookHandler::ALL.iter().zip(&self.webhook) {
+            for (result, n) in WEBHOOK_RESULTS.iter().zip(counts) {
+                let _ = writeln!(
+                    out,
+                    "sealgate_webhook_decisions_total{{handler=\"{}\",result=\"{result}\"}} {}",
+                    handler.as_str(),
+                    get(n)
+                );
+            }
         }
         let simple = [
             (
@@ -267,5 +315,23 @@ mod tests {
             assert!(text.contains(line), "{line} missing from\n{text}");
         }
         assert!(!text.contains("sealgate_reconciles_total{reason=\"Synced\"}"), "kinds apart");
+    }
+
+    #[test]
+    fn webhook_decisions_by_handler_and_result() {
+        let m = Metrics::default();
+        m.webhook_decided(WebhookHandler::Secrets, Some(false));
+        m.webhook_decided(WebhookHandler::Secrets, Some(false));
+        m.webhook_decided(WebhookHandler::EncryptedSecrets, Some(true));
+        m.webhook_decided(WebhookHandler::EncryptedSecrets, None);
+        let text = m.render();
+        for line in [
+            "sealgate_webhook_decisions_total{handler=\"secrets\",result=\"denied\"} 2\n",
+            "sealgate_webhook_decisions_total{handler=\"secrets\",result=\"allowed\"} 0\n",
+            "sealgate_webhook_decisions_total{handler=\"encryptedsecrets\",result=\"allowed\"} 1\n",
+            "sealgate_webhook_decisions_total{handler=\"encryptedsecrets\",result=\"invalid\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

@@ -27,6 +27,7 @@ pub mod secret_api;
 pub mod server;
 pub mod status;
 pub mod vaultsecret;
+pub mod webhook;
 pub mod write;
 
 pub use config::{Cli, Command, ControllerConfig};

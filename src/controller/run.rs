@@ -140,6 +140,24 @@ pub async fn run(cfg: ControllerConfig) -> Result<(), RunError> {
         tokio::spawn(server::serve(metrics_listener, state.clone()));
     }
 
+    // The admission webhook answers on every replica, leader or not.
+    if let Some(addr) = cfg.webhook_addr {
+        let policy = super::webhook::policy_of(&cfg).map_err(RunError::Config)?;
+        // Starts without a certificate (the Secret may not exist yet); handshakes fail until
+        // the files appear.
+        let cert = super::webhook::ReloadingCert::new(&cfg.webhook_cert_dir);
+        if let Err(error) = cert.check() {
+            tracing::warn!(%error, "webhook: no certificate yet; retried on every handshake");
+        }
+        let listener = super::webhook::bind(addr).await?;
+        let webhook = super::webhook::Webhook {
+            policy,
+            keyring: keyring.clone(),
+            metrics: Arc::clone(&metrics),
+        };
+        tokio::spawn(super::webhook::serve(listener, Arc::new(cert), Arc::new(webhook)));
+    }
+
     tokio::spawn(keys::run(
         client.clone(),
         keys::KeySettings {

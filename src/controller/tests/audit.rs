@@ -113,3 +113,34 @@ async fn a_failing_sink_is_counted_and_does_not_stop_the_write() {
     h.ctx.metrics.watch_audit(audit);
     assert!(h.ctx.metrics.render().contains("sealgate_audit_sink_failures_total 3\n"));
 }
+
+/// Every metric the Grafana dashboard in deploy/ queries is one the controller exports (with
+/// the audit trail on), so a renamed metric cannot silently empty a panel.
+#[test]
+fn the_dashboard_only_queries_metrics_the_controller_exports() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/grafana/sealgate-dashboard.json"))
+            .expect("the dashboard is JSON");
+    let metrics = crate::controller::metrics::Metrics::default();
+    let (audit, _sink) = audit();
+    metrics.watch_audit(audit);
+    let exported = metrics.render();
+    let names = regex::Regex::new(r"sealgate_[a-z_]+").unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in names.find_iter(expr) {
+                let name = name.as_str();
+                let series = [name, &format!("{name}{{"), &format!("{name} ")];
+                assert!(
+                    exported.lines().any(|l| !l.starts_with('#') && series.iter().any(|s| l.starts_with(s))),
+                    "panel {:?} queries {name}, which /metrics does not export",
+                    panel["title"]
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 14, "{checked}");
+}
