@@ -134,7 +134,9 @@ fn the_dashboard_only_queries_metrics_the_controller_exports() {
                 let name = name.as_str();
                 let series = [name, &format!("{name}{{"), &format!("{name} ")];
                 assert!(
-                    exported.lines().any(|l| !l.starts_with('#') && series.iter().any(|s| l.starts_with(s))),
+                    exported
+                        .lines()
+                        .any(|l| !l.starts_with('#') && series.iter().any(|s| l.starts_with(s))),
                     "panel {:?} queries {name}, which /metrics does not export",
                     panel["title"]
                 );
